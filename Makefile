@@ -1,0 +1,46 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+# Tests never need a real secret; production must set SECRET_KEY itself.
+TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0
+DEV_ENV := DEBUG=1
+
+.PHONY: help install run serve test lint schema clean
+
+help:
+	@echo "make run    - set up and serve the API on http://127.0.0.1:8000 (SQLite, development settings)"
+	@echo "make test   - run the whole test suite (SQLite unless DATABASE_URL is set)"
+	@echo "make serve  - the production server (gunicorn) on http://127.0.0.1:8000"
+	@echo "make lint   - ruff"
+	@echo "make schema - rewrite the committed OpenAPI schema (schema.yml)"
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed
+	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+serve: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/gunicorn compare_api.wsgi --config gunicorn.conf.py
+
+test: install
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache

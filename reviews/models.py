@@ -1,0 +1,104 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Greatest, Least
+
+from compare_api.slugs import COMPARISON_SEPARATOR, SLUG_MAX_LENGTH
+from tools.models import Tool
+
+
+class Verdict(models.TextChoices):
+    SHIP = "ship", "Ship"
+    SKIP = "skip", "Skip"
+
+
+class ReviewerQuerySet(models.QuerySet):
+    def panel(self) -> "ReviewerQuerySet":
+        """The active reviewers in panel order: the scorecard's rows."""
+        return self.filter(is_active=True).order_by("position", "id")
+
+
+class Reviewer(models.Model):
+    slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
+    name = models.CharField(max_length=100)
+    lens = models.CharField(max_length=100, help_text="What this reviewer judges a tool by.")
+    bio = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(unique=True, help_text="Order on the panel (scorecard row).")
+    is_active = models.BooleanField(default=True, help_text="Inactive reviewers leave the panel and its counts.")
+
+    objects = ReviewerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.lens})"
+
+
+class Review(models.Model):
+    reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="reviews")
+    tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="reviews")
+    verdict = models.CharField(max_length=4, choices=Verdict.choices)
+    body = models.TextField()
+    reviewed_at = models.DateField(null=True, blank=True, help_text="Empty when the date is not known.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["reviewer__position", "tool__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["reviewer", "tool"], name="one_review_per_reviewer_per_tool"),
+            models.CheckConstraint(condition=models.Q(verdict__in=Verdict.values), name="review_verdict_valid"),
+        ]
+        indexes = [models.Index(fields=["tool", "verdict"])]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer.name} on {self.tool.name}: {self.verdict}"
+
+
+class ComparisonQuerySet(models.QuerySet):
+    def published(self) -> "ComparisonQuerySet":
+        return self.filter(is_published=True, left_tool__is_published=True, right_tool__is_published=True)
+
+    def for_list(self) -> "ComparisonQuerySet":
+        return self.published().select_related("left_tool", "right_tool")
+
+
+class Comparison(models.Model):
+    """A curated pair: editorial text on top of the computed comparison.
+
+    Any two published tools can be compared; curating adds a title, headline and
+    summary. One curation per pair, whichever way round it is requested.
+    """
+
+    left_tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="+")
+    right_tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=200)
+    headline = models.CharField(max_length=300, blank=True)
+    summary = models.TextField(blank=True)
+    is_published = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ComparisonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(left_tool=models.F("right_tool")), name="comparison_of_two_tools"
+            ),
+            models.UniqueConstraint(
+                Least("left_tool", "right_tool"), Greatest("left_tool", "right_tool"), name="one_comparison_per_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def slug(self) -> str:
+        return f"{self.left_tool.slug}{COMPARISON_SEPARATOR}{self.right_tool.slug}"
+
+    def clean(self) -> None:
+        if self.left_tool_id and self.left_tool_id == self.right_tool_id:
+            raise ValidationError({"right_tool": "Pick two different tools."})

@@ -1,0 +1,71 @@
+from rest_framework import serializers
+
+from reviews.models import Comparison, Review, Reviewer, Verdict
+from tools.serializers import ToolSerializer
+
+
+class ReviewerRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reviewer
+        fields = ["slug", "name", "lens", "bio", "position"]
+
+
+class ReviewerSerializer(serializers.ModelSerializer):
+    review_count = serializers.IntegerField(read_only=True, help_text="Reviews of published tools.")
+    ship_count = serializers.IntegerField(read_only=True, help_text="Of those, how many say ship.")
+
+    class Meta:
+        model = Reviewer
+        fields = ["slug", "name", "lens", "bio", "position", "review_count", "ship_count"]
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = ReviewerRefSerializer()
+    tool = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tool_name = serializers.CharField(source="tool.name", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "tool", "tool_name", "verdict", "body", "reviewed_at"]
+
+
+class ScorecardEntrySerializer(serializers.Serializer):
+    tool = serializers.SlugField(help_text="Slug of the tool this verdict is on (requested order).")
+    verdict = serializers.ChoiceField(choices=Verdict.choices, allow_null=True, help_text="null: not reviewed.")
+    body = serializers.CharField(allow_null=True, help_text="The review text; null: not reviewed.")
+    reviewed_at = serializers.DateField(allow_null=True)
+
+
+class ScorecardRowSerializer(serializers.Serializer):
+    reviewer = ReviewerRefSerializer()
+    reviews = ScorecardEntrySerializer(many=True, help_text="One entry per requested tool, in the same order.")
+    split = serializers.BooleanField(help_text="The reviewer gave the two tools different verdicts.")
+
+
+class ComparisonSerializer(serializers.Serializer):
+    slug = serializers.CharField(help_text="`{a}-vs-{b}` in the requested order.")
+    canonical_slug = serializers.CharField(help_text="The curated order of the pair, else the requested slug.")
+    curated = serializers.BooleanField(help_text="Staff wrote editorial text for this pair.")
+    title = serializers.CharField(allow_null=True, help_text="Editorial title; null unless curated.")
+    headline = serializers.CharField(allow_null=True, help_text="Editorial headline; null unless curated.")
+    summary = serializers.CharField(allow_null=True, help_text="Editorial summary; null unless curated.")
+    tools = ToolSerializer(many=True)
+    scorecard = ScorecardRowSerializer(many=True)
+    reviewer_split = serializers.ListField(
+        child=serializers.SlugField(), help_text="Slugs of the reviewers whose verdicts differ between the tools."
+    )
+    panel_pick = serializers.SlugField(
+        allow_null=True, help_text="Slug of the tool with the higher panel ship rate; null on a tie or missing data."
+    )
+
+
+class CuratedComparisonSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(read_only=True)
+    tools = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Comparison
+        fields = ["slug", "title", "headline", "summary", "tools"]
+
+    def get_tools(self, comparison: Comparison) -> list[str]:
+        return [comparison.left_tool.slug, comparison.right_tool.slug]

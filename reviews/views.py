@@ -1,0 +1,106 @@
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
+from rest_framework import generics, mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from compare_api.slugs import split_comparison_slug
+from reviews.models import Comparison, Review, Reviewer
+from reviews.selectors import UnknownTool, comparison_get
+from reviews.serializers import (
+    ComparisonSerializer,
+    CuratedComparisonSerializer,
+    ReviewerSerializer,
+    ReviewSerializer,
+)
+from tools.models import Tool
+from tools.views import ANY_SEGMENT
+
+
+def _panel_reviews():
+    """Reviews of published tools by the active panel, as every review list shows them."""
+    return Review.objects.filter(tool__is_published=True, reviewer__is_active=True).select_related(
+        "reviewer", "tool"
+    )
+
+
+class ReviewerViewSet(viewsets.ReadOnlyModelViewSet):
+    """The panel: active reviewers in panel order, each with a lens."""
+
+    queryset = Reviewer.objects.panel().annotate(
+        review_count=Count("reviews", filter=Q(reviews__tool__is_published=True)),
+        ship_count=Count("reviews", filter=Q(reviews__tool__is_published=True, reviews__verdict="ship")),
+    )
+    serializer_class = ReviewerSerializer
+    lookup_field = "slug"
+    lookup_value_regex = ANY_SEGMENT
+    filter_backends: list = []
+
+    @extend_schema(responses=ReviewSerializer(many=True), operation_id="reviewers_reviews_list")
+    @action(detail=True, methods=["get"], serializer_class=ReviewSerializer)
+    def reviews(self, request: Request, slug: str) -> Response:
+        """The reviewer's reviews of published tools, newest first."""
+        reviewer = get_object_or_404(Reviewer.objects.panel(), slug=slug)
+        page = self.paginate_queryset(
+            _panel_reviews().filter(reviewer=reviewer).order_by("-reviewed_at", "tool__name", "id")
+        )
+        return self.get_paginated_response(ReviewSerializer(page, many=True).data)
+
+
+class ToolReviewListView(generics.ListAPIView):
+    """The panel's reviews of one published tool, in panel order (one per active reviewer at most)."""
+
+    serializer_class = ReviewSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self):
+        tool = get_object_or_404(Tool.objects.published().only("id"), slug=self.kwargs["slug"])
+        return _panel_reviews().filter(tool=tool).order_by("reviewer__position", "reviewer_id")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Curated comparisons", description="Pairs staff wrote editorial text for."),
+    retrieve=extend_schema(
+        summary="Compare two tools",
+        description=(
+            "The side-by-side document for any two published tools, in the requested order: "
+            "each tool with its pricing, panel and community tallies, the reviewer scorecard "
+            "(one row per panel reviewer, one entry per tool), the reviewer split and the "
+            "panel's pick. A curated pair adds its title, headline and summary."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "pair",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="Two tool slugs joined by `-vs-`, e.g. `code-llama-4-vs-mistral-large-3`.",
+            )
+        ],
+        responses={200: ComparisonSerializer, 400: ValidationErrorResponseSerializer},
+    ),
+)
+class ComparisonViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = Comparison.objects.for_list()
+    serializer_class = CuratedComparisonSerializer
+    lookup_field = "pair"
+    lookup_value_regex = ANY_SEGMENT
+    filter_backends: list = []
+
+    def retrieve(self, request: Request, pair: str) -> Response:
+        slugs = split_comparison_slug(pair)
+        if slugs is None:
+            raise NotFound("A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
+        left, right = slugs
+        if left == right:
+            raise ValidationError({"pair": ["Compare two different tools."]})
+        try:
+            document = comparison_get(left=left, right=right)
+        except UnknownTool as unknown:
+            raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
+        return Response(ComparisonSerializer(document).data)

@@ -1,0 +1,72 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from reviews.models import Review
+from tools.models import Category, Tool, Vendor
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Vendor)
+class VendorAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "homepage_url"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class ReviewInline(admin.StackedInline):
+    model = Review
+    extra = 0
+    fields = ["reviewer", "verdict", "reviewed_at", "body"]
+    autocomplete_fields = ["reviewer"]
+
+
+@admin.register(Tool)
+class ToolAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "vendor",
+        "category",
+        "pricing_tier",
+        "panel_column",
+        "community_column",
+        "is_published",
+        "updated_at",
+    ]
+    list_filter = ["is_published", "category", "pricing_tier", "open_weights", "vendor"]
+    list_select_related = ["vendor", "category"]
+    search_fields = ["name", "slug", "tagline", "vendor__name"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["vendor", "category"]
+    readonly_fields = ["community_ship_count", "community_skip_count", "created_at", "updated_at"]
+    inlines = [ReviewInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description", "is_published"]}),
+        ("Pricing", {"fields": ["pricing_tier", "pricing_label", "price_from_usd", "price_unit"]}),
+        ("Facts", {"fields": ["licence", "open_weights", "context_window_tokens", "homepage_url"]}),
+        ("Community (kept by the vote service)", {"fields": ["community_ship_count", "community_skip_count"]}),
+        ("History", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tool]:
+        return super().get_queryset(request).with_panel_counts()
+
+    @admin.display(description="Panel ship", ordering="panel_ship_rate")
+    def panel_column(self, tool: Tool) -> str:
+        return _tally_text(tool.panel)
+
+    @admin.display(description="Community ship", ordering="community_ship_rate")
+    def community_column(self, tool: Tool) -> str:
+        return _tally_text(tool.community)
+
+
+def _tally_text(tally) -> str:
+    if not tally.total:
+        return "—"
+    return f"{tally.ship_rate:.0%} ({tally.ship} of {tally.total})"

@@ -1,0 +1,128 @@
+from django.db import models
+from django.db.models import Count, F, FloatField, Q
+from django.db.models.functions import Cast, NullIf
+
+from compare_api.slugs import SLUG_MAX_LENGTH, validate_tool_slug
+from compare_api.stats import Tally
+
+
+class Category(models.Model):
+    slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Vendor(models.Model):
+    slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    homepage_url = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PricingTier(models.TextChoices):
+    FREE = "free", "Free"
+    FREEMIUM = "freemium", "Freemium"
+    PAID = "paid", "Paid"
+    CONTACT = "contact", "Contact sales"
+
+
+def _panel_filter(verdict: str) -> Q:
+    # The panel is the active reviewers: the ship rate counts exactly the
+    # reviews the scorecard shows.
+    return Q(reviews__verdict=verdict, reviews__reviewer__is_active=True)
+
+
+def _rate(ship: str, skip: str) -> Cast:
+    return Cast(F(ship), FloatField()) / NullIf(F(ship) + F(skip), 0)
+
+
+class ToolQuerySet(models.QuerySet):
+    def published(self) -> "ToolQuerySet":
+        return self.filter(is_published=True)
+
+    def with_panel_counts(self) -> "ToolQuerySet":
+        """Annotate panel_ship/panel_skip counted by the database, and both ship rates."""
+        return self.annotate(
+            panel_ship=Count("reviews", filter=_panel_filter("ship")),
+            panel_skip=Count("reviews", filter=_panel_filter("skip")),
+        ).annotate(
+            panel_ship_rate=_rate("panel_ship", "panel_skip"),
+            community_ship_rate=_rate("community_ship_count", "community_skip_count"),
+        )
+
+    def for_api(self) -> "ToolQuerySet":
+        """The read shape of the tool list and detail: one query per page."""
+        return self.published().select_related("category", "vendor").with_panel_counts()
+
+
+class Tool(models.Model):
+    slug = models.SlugField(
+        max_length=SLUG_MAX_LENGTH,
+        unique=True,
+        validators=[validate_tool_slug],
+        help_text="Lower-case words joined by hyphens; '-vs-' is reserved for comparisons.",
+    )
+    name = models.CharField(max_length=120)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="tools")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tools")
+    tagline = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+
+    pricing_tier = models.CharField(max_length=16, choices=PricingTier.choices)
+    pricing_label = models.CharField(
+        max_length=60, blank=True, help_text="Display label; empty shows the tier's name (e.g. 'Free')."
+    )
+    price_from_usd = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="Lowest paid price, where known."
+    )
+    price_unit = models.CharField(
+        max_length=60, blank=True, help_text="What the price buys, e.g. 'per seat per month', 'per 1M tokens'."
+    )
+
+    licence = models.CharField(max_length=120, blank=True)
+    open_weights = models.BooleanField(default=False)
+    context_window_tokens = models.PositiveIntegerField(null=True, blank=True)
+    homepage_url = models.URLField(blank=True)
+    is_published = models.BooleanField(default=True, db_index=True)
+
+    # Kept in step with the vote rows by votes.services, in the vote's own
+    # transaction, so reads never count votes.
+    community_ship_count = models.PositiveIntegerField(default=0, editable=False)
+    community_skip_count = models.PositiveIntegerField(default=0, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ToolQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["category", "name"]), models.Index(fields=["vendor", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_pricing_label(self) -> str:
+        return self.pricing_label or PricingTier(self.pricing_tier).label
+
+    @property
+    def panel(self) -> Tally:
+        # Needs ToolQuerySet.with_panel_counts(): fails loudly rather than query per row.
+        return Tally(self.panel_ship, self.panel_skip)
+
+    @property
+    def community(self) -> Tally:
+        return Tally(self.community_ship_count, self.community_skip_count)

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.db import models
+
+from reviews.models import Verdict
+from tools.models import Tool
+
+
+class Vote(models.Model):
+    """A community member's ship/skip on a tool: one per voter per tool.
+
+    Created, changed and removed only through votes.services, which keeps the
+    tool's community counters in the same transaction.
+    """
+
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
+    tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="votes")
+    verdict = models.CharField(max_length=4, choices=Verdict.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["voter", "tool"], name="one_vote_per_voter_per_tool"),
+            models.CheckConstraint(condition=models.Q(verdict__in=Verdict.values), name="vote_verdict_valid"),
+        ]
+        indexes = [models.Index(fields=["tool", "verdict"])]
+
+    def __str__(self) -> str:
+        return f"{self.voter} on {self.tool}: {self.verdict}"
