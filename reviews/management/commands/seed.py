@@ -41,7 +41,7 @@ def _upsert(model: type[models.Model], outcome: Counter, lookup: dict, values: d
     for field, value in values.items():
         if field.startswith("_"):
             continue
-        if getattr(obj, field) != value:
+        if created or getattr(obj, field) != value:
             setattr(obj, field, value)
             changed = True
     if changed:

@@ -1,0 +1,33 @@
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from reviews.models import Verdict
+from tests.factories import UserFactory
+from tools.models import Tool
+from votes.services import vote_cast
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """A client that goes through the full middleware stack, as frontends do."""
+    return APIClient()
+
+
+@pytest.fixture
+def seeded(db) -> None:
+    """The seed comparison from seeds/, loaded by the real `seed` command."""
+    call_command("seed", verbosity=0)
+
+
+@pytest.fixture
+def cast_votes(db):
+    """Cast `ship` and `skip` votes on a tool from fresh voters, through the vote service."""
+
+    def cast(tool: Tool, *, ship: int = 0, skip: int = 0) -> None:
+        for verdict, count in ((Verdict.SHIP, ship), (Verdict.SKIP, skip)):
+            for _ in range(count):
+                vote_cast(voter=UserFactory(), tool=tool, verdict=verdict)
+
+    return cast
+

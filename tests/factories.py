@@ -1,0 +1,75 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from reviews.models import Comparison, Review, Reviewer, Verdict
+from tools.models import Category, PricingTier, Tool, Vendor
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class VendorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Vendor
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Vendor {n}")
+    slug = factory.Sequence(lambda n: f"vendor-{n}")
+
+
+class ToolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tool
+
+    name = factory.Sequence(lambda n: f"Tool {n}")
+    slug = factory.Sequence(lambda n: f"tool-{n}")
+    vendor = factory.SubFactory(VendorFactory)
+    category = factory.SubFactory(CategoryFactory)
+    tagline = factory.LazyAttribute(lambda tool: f"The tagline of {tool.name}")
+    description = factory.LazyAttribute(lambda tool: f"What {tool.name} does.")
+    pricing_tier = PricingTier.FREEMIUM
+    is_published = True
+
+
+class ReviewerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reviewer
+
+    name = factory.Sequence(lambda n: f"Reviewer {n}")
+    slug = factory.Sequence(lambda n: f"reviewer-{n}")
+    lens = "Developer experience"
+    position = factory.Sequence(lambda n: n + 1)
+
+
+class ReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Review
+
+    reviewer = factory.SubFactory(ReviewerFactory)
+    tool = factory.SubFactory(ToolFactory)
+    verdict = Verdict.SHIP
+    body = factory.LazyAttribute(lambda review: f"{review.reviewer.name} on {review.tool.name}.")
+
+
+class ComparisonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Comparison
+
+    left_tool = factory.SubFactory(ToolFactory)
+    right_tool = factory.SubFactory(ToolFactory)
+    title = factory.LazyAttribute(lambda c: f"{c.left_tool.name} vs {c.right_tool.name}")
+    headline = "Which one should you ship with?"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"voter{n}")
+    password = factory.django.Password("correct horse battery staple")
