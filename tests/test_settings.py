@@ -1,0 +1,60 @@
+"""Settings come from the environment; each case imports the settings in a clean interpreter."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json; from compare_api import settings as s; "
+    "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default'], 'hosts': s.ALLOWED_HOSTS}, default=str))"
+)
+
+
+def _settings(**env: str) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def _loaded(**env: str) -> dict:
+    result = _settings(**env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_defaults_are_production_safe_and_use_the_sqlite_file() -> None:
+    loaded = _loaded(SECRET_KEY="x")
+    assert loaded["debug"] is False
+    assert loaded["db"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert loaded["db"]["NAME"] == str(ROOT / "db.sqlite3")
+    assert loaded["hosts"] == ["127.0.0.1", "localhost"]
+
+
+def test_an_empty_database_url_counts_as_unset() -> None:
+    assert _loaded(SECRET_KEY="x", DATABASE_URL="")["db"]["NAME"] == str(ROOT / "db.sqlite3")
+
+
+def test_postgres_connections_are_health_checked_and_reused() -> None:
+    db = _loaded(SECRET_KEY="x", DATABASE_URL="postgres://app:pw@db.example:5433/verdicts")["db"]
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.example", 5433, "verdicts", "app")
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert db["CONN_MAX_AGE"] == 60
+
+
+def test_a_secret_key_is_required_unless_debugging() -> None:
+    missing = _settings()
+    assert missing.returncode != 0
+    assert "Set SECRET_KEY" in missing.stderr
+    assert _loaded(DEBUG="1")["debug"] is True
+
+
+def test_allowed_hosts_from_the_environment() -> None:
+    assert _loaded(SECRET_KEY="x", ALLOWED_HOSTS="api.example.com,.example.org")["hosts"] == [
+        "api.example.com",
+        ".example.org",
+    ]
