@@ -1,0 +1,31 @@
+# The comparison API, served by gunicorn. docker-compose.yml runs migrations
+# and the idempotent seed before starting it; see the `web` service there.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+
+# Dependencies first, so code changes don't reinstall them.
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+
+# Settings refuse to load without SECRET_KEY (unless DEBUG=1). This throwaway
+# key exists only for this one RUN step and never reaches the final image's env.
+RUN SECRET_KEY=collectstatic-build-only-not-secret DEBUG=0 \
+    python manage.py collectstatic --noinput --verbosity 0
+
+# The code stays owned by root: the app user can read it, not change it.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+USER app
+
+# gunicorn.conf.py defaults to 127.0.0.1, which is unreachable from outside a container.
+ENV BIND=0.0.0.0:8000
+EXPOSE 8000
+
+CMD ["gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"]
