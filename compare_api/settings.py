@@ -5,6 +5,7 @@ lists them. Without any, the project runs against a SQLite file in the project
 directory, which is what `make run` and `make test` use.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "knox",
     "tools",
     "reviews",
     "votes",
@@ -51,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "compare_api.middleware.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "compare_api.urls"
@@ -113,8 +116,17 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["votes.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Abuse limits, per voter account or per client IP (see compare_api/throttling.py).
+        "votes": env.str("THROTTLE_VOTES", default="30/min"),
+        "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "newsletter": env.str("THROTTLE_NEWSLETTER", default="5/hour"),
+    },
+    # X-Forwarded-For is trusted only this many proxies deep; 0 trusts it not at all.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_PAGINATION_CLASS": "compare_api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
@@ -163,6 +175,32 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
+
+# Shared by every server process when REDIS_URL is set: throttle counters now,
+# cached documents later. Short socket timeouts keep a dead Redis from stalling requests.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="verdicts"),
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    "TOKEN_TTL": timedelta(days=env.int("TOKEN_TTL_DAYS", default=30)),
+    "TOKEN_LIMIT_PER_USER": None,
+    "AUTO_REFRESH": False,
+}
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Weekly AI Tool Verdicts <verdicts@localhost>")
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("tools.urls")),
     path("", include("reviews.urls")),
+    path("", include("votes.urls")),
 ]
 
 urlpatterns = [

@@ -1,9 +1,9 @@
 from django.db import models
-from django.db.models import Count, F, FloatField, Q
-from django.db.models.functions import Cast, NullIf
+from django.db.models import Count, F, FloatField, Q, Value
+from django.db.models.functions import Cast, NullIf, Sqrt
 
 from compare_api.slugs import SLUG_MAX_LENGTH, validate_tool_slug
-from compare_api.stats import Tally
+from compare_api.stats import Z95, Tally
 
 
 class Category(models.Model):
@@ -48,18 +48,29 @@ def _rate(ship: str, skip: str) -> Cast:
     return Cast(F(ship), FloatField()) / NullIf(F(ship) + F(skip), 0)
 
 
+def _wilson_low(ship: str, skip: str) -> Cast:
+    """The lower bound of compare_api.stats.wilson_interval, in SQL, for ranking."""
+    n = Cast(NullIf(F(ship) + F(skip), 0), FloatField())
+    p = Cast(F(ship), FloatField()) / n
+    z2 = Value(Z95 * Z95)
+    margin = Value(Z95) * Sqrt(p * (Value(1.0) - p) / n + z2 / (Value(4.0) * n * n))
+    return (p + z2 / (Value(2.0) * n) - margin) / (Value(1.0) + z2 / n)
+
+
 class ToolQuerySet(models.QuerySet):
     def published(self) -> "ToolQuerySet":
         return self.filter(is_published=True)
 
     def with_panel_counts(self) -> "ToolQuerySet":
-        """Annotate panel_ship/panel_skip counted by the database, and both ship rates."""
+        """Annotate panel_ship/panel_skip counted by the database, both ship rates and their Wilson lower bounds."""
         return self.annotate(
             panel_ship=Count("reviews", filter=_panel_filter("ship")),
             panel_skip=Count("reviews", filter=_panel_filter("skip")),
         ).annotate(
             panel_ship_rate=_rate("panel_ship", "panel_skip"),
             community_ship_rate=_rate("community_ship_count", "community_skip_count"),
+            panel_ci95_low=_wilson_low("panel_ship", "panel_skip"),
+            community_ci95_low=_wilson_low("community_ship_count", "community_skip_count"),
         )
 
     def for_api(self) -> "ToolQuerySet":

@@ -39,7 +39,14 @@ class ToolViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
     lookup_value_regex = ANY_SEGMENT
     search_fields = ["name", "tagline"]
-    ordering_fields = ["name", "panel_ship_rate", "community_ship_rate", "created_at"]
+    ordering_fields = [
+        "name",
+        "panel_ship_rate",
+        "community_ship_rate",
+        "panel_ci95_low",
+        "community_ci95_low",
+        "created_at",
+    ]
     ordering = ["name"]
 
 

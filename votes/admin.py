@@ -1,9 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from votes.models import Vote
-from votes.services import votes_remove
+from votes.models import Subscriber, Vote
+from votes.services import voter_delete, votes_remove
 
 
 @admin.register(Vote)
@@ -28,3 +31,27 @@ class VoteAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Vote]) -> None:
         votes_remove(votes=list(queryset))
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["email", "status", "created_at", "confirmed_at", "unsubscribed_at"]
+    list_filter = ["status"]
+    search_fields = ["email"]
+    readonly_fields = ["created_at", "confirmed_at", "unsubscribed_at"]
+    date_hierarchy = "created_at"
+
+
+class VoterAwareUserAdmin(UserAdmin):
+    """Deleting accounts removes their votes through the vote service, so counters stay exact."""
+
+    def delete_model(self, request: HttpRequest, obj: AbstractBaseUser) -> None:
+        voter_delete(voter=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for user in queryset:
+            voter_delete(voter=user)
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), VoterAwareUserAdmin)

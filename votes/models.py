@@ -28,3 +28,25 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter} on {self.tool}: {self.verdict}"
+
+
+class SubscriberStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    CONFIRMED = "confirmed", "Confirmed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class Subscriber(models.Model):
+    """A "Weekly AI Tool Verdicts" newsletter address (double opt-in)."""
+
+    email = models.EmailField(unique=True, help_text="Stored lower-cased: one subscriber per address.")
+    status = models.CharField(max_length=12, choices=SubscriberStatus.choices, default=SubscriberStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.email

@@ -6,15 +6,19 @@ was this voter's verdict before" can never interleave, and all writers take
 their locks in the same order, so they cannot deadlock.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
+from django.utils import timezone
 
 from reviews.models import Verdict
 from tools.models import Tool
-from votes.models import Vote
+from votes.models import Subscriber, SubscriberStatus, Vote
 
 _COUNTER = {Verdict.SHIP: "community_ship_count", Verdict.SKIP: "community_skip_count"}
 
@@ -67,19 +71,89 @@ def vote_withdraw(*, voter: AbstractBaseUser, tool: Tool) -> VoteResult:
 
 
 @transaction.atomic
-def votes_remove(*, votes: "list[Vote]") -> int:
+def votes_remove(*, votes: list[Vote]) -> int:
     """Moderation: delete these votes (any voters, any tools) and correct the counters."""
     removed = 0
     for tool_id in sorted({vote.tool_id for vote in votes}):
         _locked_tool(tool_id)
         ids = [vote.pk for vote in votes if vote.tool_id == tool_id]
-        # Re-read under the lock: a vote may have changed or gone meanwhile.
-        current = list(Vote.objects.filter(pk__in=ids).values_list("verdict", flat=True))
+        # Count under the lock: a vote may have changed or gone meanwhile.
+        current = dict(Vote.objects.filter(pk__in=ids).order_by().values_list("verdict").annotate(n=Count("id")))
         Vote.objects.filter(pk__in=ids).delete()
-        _bump(
-            tool_id,
-            community_ship_count=-current.count(Verdict.SHIP),
-            community_skip_count=-current.count(Verdict.SKIP),
-        )
-        removed += len(current)
+        _bump(tool_id, **{_COUNTER[Verdict(verdict)]: -count for verdict, count in current.items()})
+        removed += sum(current.values())
     return removed
+
+
+@transaction.atomic
+def voter_delete(*, voter: AbstractBaseUser) -> None:
+    """Delete an account; its votes go through moderation first so counters stay exact."""
+    votes_remove(votes=list(Vote.objects.filter(voter=voter)))
+    voter.delete()
+
+
+# Newsletter ("Weekly AI Tool Verdicts"): double opt-in by a signed link.
+
+CONFIRM_SALT = "newsletter.confirm"
+UNSUBSCRIBE_SALT = "newsletter.unsubscribe"
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+
+def subscription_token(*, subscriber: Subscriber, salt: str) -> str:
+    return signing.dumps({"id": subscriber.pk, "email": subscriber.email}, salt=salt)
+
+
+def _subscriber_from_token(token: str, *, salt: str, max_age: int | None) -> Subscriber | None:
+    try:
+        payload = signing.loads(token, salt=salt, max_age=max_age)
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    return Subscriber.objects.filter(pk=payload.get("id"), email=payload.get("email")).first()
+
+
+def newsletter_subscribe(*, email: str, link: Callable[[str, str], str]) -> None:
+    """Ask `email` to confirm; `link(kind, token)` builds the URLs the email carries.
+
+    Says nothing about whether the address was known: the caller answers the
+    same either way, and a confirmed address gets no second email.
+    """
+    subscriber, _ = Subscriber.objects.get_or_create(email=email.strip().lower())
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.PENDING
+        subscriber.save(update_fields=["status"])
+    confirm = link("confirm", subscription_token(subscriber=subscriber, salt=CONFIRM_SALT))
+    unsubscribe = link("unsubscribe", subscription_token(subscriber=subscriber, salt=UNSUBSCRIBE_SALT))
+    send_mail(
+        subject="Confirm your Weekly AI Tool Verdicts subscription",
+        message=(
+            "New AI tools ship daily. We compare them before you waste an afternoon.\n\n"
+            f"Confirm your subscription (the link works for 7 days):\n{confirm}\n\n"
+            f"Didn't ask for this? Ignore this email, or unsubscribe:\n{unsubscribe}\n"
+        ),
+        from_email=None,
+        recipient_list=[subscriber.email],
+    )
+
+
+def newsletter_confirm(*, token: str) -> bool:
+    subscriber = _subscriber_from_token(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+    if subscriber is None or subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        return False
+    if subscriber.status == SubscriberStatus.PENDING:
+        subscriber.status = SubscriberStatus.CONFIRMED
+        subscriber.confirmed_at = timezone.now()
+        subscriber.save(update_fields=["status", "confirmed_at"])
+    return True
+
+
+def newsletter_unsubscribe(*, token: str) -> bool:
+    subscriber = _subscriber_from_token(token, salt=UNSUBSCRIBE_SALT, max_age=None)
+    if subscriber is None:
+        return False
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = timezone.now()
+        subscriber.save(update_fields=["status", "unsubscribed_at"])
+    return True

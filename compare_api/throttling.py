@@ -1,0 +1,124 @@
+"""Rate limits that count exactly, shared by every server process.
+
+DRF's stock throttles read a list of timestamps, append and write it back, so
+concurrent requests overwrite each other and a burst gets through at up to
+twice the limit. Here each (scope, client, window) has one counter that the
+cache increments atomically (Redis INCR; a lock in local memory), so N
+concurrent requests against a limit of L let exactly min(N, L) through.
+
+Windows are fixed (they start on multiples of the period), which is what the
+IETF RateLimit header fields describe: `RateLimit-Reset` is the seconds until
+the window ends, when the whole allowance comes back.
+
+When the cache is unreachable the limit is not enforced (fail open): the API
+keeps serving, and the failure is logged.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.core.cache import caches
+from django.http import HttpRequest
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window ends
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'60/min' -> (60, 60); '1000/day' -> (1000, 86400)."""
+    count, _, period = rate.partition("/")
+    return int(count), PERIODS[period]
+
+
+def record(request: HttpRequest, limit: RateLimit) -> None:
+    """Keep the tightest limit seen on this request, for the response headers."""
+    current: RateLimit | None = getattr(request, "rate_limit", None)
+    if current is None or limit.remaining < current.remaining:
+        request.rate_limit = limit
+
+
+class WindowRateThrottle(BaseThrottle):
+    """Counts requests per `scope` and client in fixed windows."""
+
+    scope: str = ""
+    cache_alias = "default"
+    only_methods: frozenset[str] | None = None  # None: every method counts
+
+    def get_rate(self, request: Request, view: APIView) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_client_key(self, request: Request, view: APIView) -> str | None:
+        """Who is counted; None exempts the request."""
+        return f"ip:{self.get_ident(request)}"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if self.only_methods is not None and request.method not in self.only_methods:
+            return True
+        rate = self.get_rate(request, view)
+        client = self.get_client_key(request, view)
+        if rate is None or client is None:
+            return True
+        limit, period = parse_rate(rate)
+        now = time.time()
+        window = int(now // period)
+        key = f"ratelimit:{self.scope}:{client}:{window}"
+        try:
+            cache = caches[self.cache_alias]
+            cache.add(key, 0, timeout=period + 1)
+            count = cache.incr(key)
+        except Exception:  # the cache is down: serve, don't limit
+            logger.warning("rate limit %s not enforced: cache unavailable", self.scope, exc_info=True)
+            return True
+        self.reset = max(1, math.ceil((window + 1) * period - now))
+        record(request._request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=self.reset))
+        return count <= limit
+
+    def wait(self) -> float:
+        return self.reset
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class VoteRateThrottle(WindowRateThrottle):
+    """Vote writes per voter account."""
+
+    scope = "votes"
+    only_methods = WRITES
+
+    def get_client_key(self, request: Request, view: APIView) -> str | None:
+        return f"user:{request.user.pk}" if request.user.is_authenticated else None
+
+
+class RegisterRateThrottle(WindowRateThrottle):
+    scope = "register"
+
+
+class LoginRateThrottle(WindowRateThrottle):
+    scope = "login"
+
+
+class NewsletterRateThrottle(WindowRateThrottle):
+    scope = "newsletter"

@@ -1,0 +1,68 @@
+"""Check every tool's community counters against its vote rows; repair drift on request."""
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Count, Q
+from tqdm import tqdm
+
+from tools.models import Tool
+from votes.models import Vote
+
+BATCH = 500
+
+
+def _recount(tool_ids: list[int]) -> dict[int, tuple[int, int]]:
+    rows = (
+        Vote.objects.filter(tool_id__in=tool_ids)
+        .order_by()
+        .values("tool_id")
+        .annotate(ship=Count("id", filter=Q(verdict="ship")), skip=Count("id", filter=Q(verdict="skip")))
+    )
+    counted = {row["tool_id"]: (row["ship"], row["skip"]) for row in rows}
+    return {tool_id: counted.get(tool_id, (0, 0)) for tool_id in tool_ids}
+
+
+class Command(BaseCommand):
+    help = "Verify every tool's community counters against a recount of its votes (--repair fixes drift)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--repair", action="store_true", help="Set drifted counters to the recount.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
+
+    def handle(self, *args: Any, repair: bool, no_progress: bool, **options: Any) -> None:
+        tool_ids = list(Tool.objects.order_by("id").values_list("id", flat=True))
+        progress = tqdm(
+            total=len(tool_ids), unit="tool", disable=no_progress or not sys.stderr.isatty(), file=sys.stderr
+        )
+        drifted: list[int] = []
+        for start in range(0, len(tool_ids), BATCH):
+            batch = tool_ids[start : start + BATCH]
+            counted = _recount(batch)
+            stored = Tool.objects.filter(id__in=batch).values_list(
+                "id", "slug", "community_ship_count", "community_skip_count"
+            )
+            for tool_id, slug, ship, skip in stored:
+                if (ship, skip) != counted[tool_id]:
+                    drifted.append(tool_id)
+                    actual = counted[tool_id]
+                    self.stdout.write(
+                        f"drift: {slug}: counters ship={ship} skip={skip}, rows ship={actual[0]} skip={actual[1]}"
+                    )
+            progress.update(len(batch))
+        progress.close()
+
+        if drifted and repair:
+            for tool_id in drifted:
+                with transaction.atomic():
+                    # Lock as the vote service does, so no vote lands between recount and write.
+                    Tool.objects.select_for_update().filter(pk=tool_id).first()
+                    ship, skip = _recount([tool_id])[tool_id]
+                    Tool.objects.filter(pk=tool_id).update(community_ship_count=ship, community_skip_count=skip)
+            self.stdout.write(self.style.SUCCESS(f"repaired {len(drifted)} of {len(tool_ids)} tools"))
+        elif drifted:
+            raise CommandError(f"{len(drifted)} of {len(tool_ids)} tools drifted; run with --repair to fix them")
+        else:
+            self.stdout.write(self.style.SUCCESS(f"all {len(tool_ids)} tools match their vote rows"))

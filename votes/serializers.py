@@ -1,0 +1,65 @@
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from compare_api.fields import TallySerializer
+from reviews.models import Verdict
+
+User = get_user_model()
+
+
+class RegisterSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = User
+        fields = ["username", "email", "password"]
+
+    def validate(self, attrs: dict) -> dict:
+        candidate = User(username=attrs["username"], email=attrs.get("email", ""))
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from None
+        return attrs
+
+    def create(self, validated_data: dict) -> AbstractBaseUser:
+        return User.objects.create_user(**validated_data)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`. Shown once; stored hashed.")
+    expiry = serializers.DateTimeField(help_text="When the token stops working.")
+
+
+class VoteRequestSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+
+
+class VoteSerializer(serializers.Serializer):
+    """The caller's vote on a tool, with the tool's community tally after it."""
+
+    tool = serializers.SlugField(source="tool.slug")
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    community = TallySerializer(source="tool.community")
+
+
+class SubscriptionRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class SubscriptionTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000, help_text="The token from the link in the email.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

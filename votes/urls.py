@@ -1,0 +1,13 @@
+from django.urls import path
+
+from votes import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
+    path("auth/token/", views.TokenView.as_view(), name="auth-token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("tools/<str:slug>/vote/", views.VoteView.as_view(), name="tool-vote"),
+    path("newsletter/subscriptions/", views.SubscriptionView.as_view(), name="newsletter-subscriptions"),
+    path("newsletter/confirm/", views.ConfirmSubscriptionView.as_view(), name="newsletter-confirm"),
+    path("newsletter/unsubscribe/", views.UnsubscribeView.as_view(), name="newsletter-unsubscribe"),
+]

@@ -1,0 +1,188 @@
+from collections.abc import Callable
+
+from django.contrib.auth import authenticate
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from knox.models import AuthToken
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from compare_api.throttling import (
+    LoginRateThrottle,
+    NewsletterRateThrottle,
+    RegisterRateThrottle,
+    VoteRateThrottle,
+)
+from tools.models import Tool
+from votes import services
+from votes.models import Vote
+from votes.serializers import (
+    DetailSerializer,
+    RegisterSerializer,
+    SubscriptionRequestSerializer,
+    SubscriptionTokenSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    VoteRequestSerializer,
+    VoteSerializer,
+)
+
+
+class RegisterView(APIView):
+    """Create a voter account. Passwords are checked by Django's password validators."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [RegisterRateThrottle]
+
+    @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer}, operation_id="auth_register")
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    """Exchange a username and password for a bearer token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [LoginRateThrottle]
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, operation_id="auth_token_create")
+    def post(self, request: Request) -> Response:
+        credentials = TokenRequestSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        user = authenticate(request._request, **credentials.validated_data)
+        if user is None:
+            raise ValidationError("Unable to log in with the username and password given.", code="invalid_credentials")
+        instance, token = AuthToken.objects.create(user=user)
+        return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)
+
+
+class LogoutView(APIView):
+    """Revoke the token this request was made with."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
+    def post(self, request: Request) -> Response:
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _published_tool(slug: str) -> Tool:
+    return get_object_or_404(
+        Tool.objects.published().only("id", "slug", "community_ship_count", "community_skip_count"), slug=slug
+    )
+
+
+class VoteView(APIView):
+    """The caller's own vote on a tool. Nobody can see or change another voter's vote."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [VoteRateThrottle]
+
+    @extend_schema(responses={200: VoteSerializer}, operation_id="tools_vote_retrieve")
+    def get(self, request: Request, slug: str) -> Response:
+        tool = _published_tool(slug)
+        vote = Vote.objects.filter(voter=request.user, tool=tool).first()
+        if vote is None:
+            raise NotFound("You have not voted on this tool.")
+        vote.tool = tool
+        return Response(VoteSerializer(vote).data)
+
+    @extend_schema(
+        request=VoteRequestSerializer,
+        responses={200: VoteSerializer, 201: VoteSerializer},
+        operation_id="tools_vote_update",
+        description="Cast (201) or change (200) your vote. Repeating a vote changes nothing (200). "
+        "Fields other than `verdict` are ignored.",
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        tool = _published_tool(slug)
+        payload = VoteRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.vote_cast(voter=request.user, tool=tool, verdict=payload.validated_data["verdict"])
+        result.vote.tool = result.tool
+        return Response(
+            VoteSerializer(result.vote).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+    @extend_schema(responses={204: None}, operation_id="tools_vote_destroy")
+    def delete(self, request: Request, slug: str) -> Response:
+        tool = _published_tool(slug)
+        if services.vote_withdraw(voter=request.user, tool=tool).vote is None:
+            raise NotFound("You have not voted on this tool.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+ACCEPTED = "If that address can receive mail, a confirmation link is on its way."
+
+
+class SubscriptionView(APIView):
+    """Sign up for Weekly AI Tool Verdicts. The answer is the same whether or not the address was known."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [NewsletterRateThrottle]
+
+    @extend_schema(
+        request=SubscriptionRequestSerializer, responses={202: DetailSerializer}, operation_id="newsletter_subscribe"
+    )
+    def post(self, request: Request) -> Response:
+        payload = SubscriptionRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def link(kind: str, token: str) -> str:
+            return request.build_absolute_uri(f"{reverse(f'newsletter-{kind}')}?token={token}")
+
+        services.newsletter_subscribe(email=payload.validated_data["email"], link=link)
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class _SubscriptionLinkView(APIView):
+    """The links in the email: GET (a click) and POST (a frontend) do the same."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    apply_token: Callable[..., bool]
+    done: str
+
+    def _apply(self, token: str | None) -> Response:
+        payload = SubscriptionTokenSerializer(data={"token": token})
+        payload.is_valid(raise_exception=True)
+        if not self.apply_token(token=payload.validated_data["token"]):
+            raise ValidationError({"token": ["This link is invalid or has expired."]})
+        return Response({"detail": self.done})
+
+    def get(self, request: Request) -> Response:
+        return self._apply(request.query_params.get("token"))
+
+    def post(self, request: Request) -> Response:
+        return self._apply(request.data.get("token") if isinstance(request.data, dict) else None)
+
+
+_token_param = OpenApiParameter("token", str, required=True, description="The token from the email's link.")
+
+
+@extend_schema(responses={200: DetailSerializer}, parameters=[_token_param], methods=["GET"])
+@extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
+class ConfirmSubscriptionView(_SubscriptionLinkView):
+    apply_token = staticmethod(services.newsletter_confirm)
+    done = "Subscription confirmed."
+
+
+@extend_schema(responses={200: DetailSerializer}, parameters=[_token_param], methods=["GET"])
+@extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
+class UnsubscribeView(_SubscriptionLinkView):
+    apply_token = staticmethod(services.newsletter_unsubscribe)
+    done = "Unsubscribed. You will get no more email from us."
+
+
