@@ -8,6 +8,12 @@ from tools.models import Tool
 from votes.services import vote_cast
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Hashing passwords properly is slow by design; tests create hundreds of voters."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def api() -> APIClient:
     """A client that goes through the full middleware stack, as frontends do."""

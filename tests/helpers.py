@@ -1,0 +1,125 @@
+"""Small helpers shared by test modules (fixtures live in conftest.py)."""
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, connections
+from knox.models import AuthToken
+
+T = TypeVar("T")
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL row locks and real concurrency (set DATABASE_URL)"
+)
+
+
+def bearer(user: AbstractBaseUser) -> dict[str, str]:
+    """Request headers carrying a fresh voter token for `user`."""
+    _, token = AuthToken.objects.create(user=user)
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def run_together(calls: list[Callable[[], T]]) -> list[T | BaseException]:
+    """Run every call in its own thread, all released at once by a barrier; return results or exceptions."""
+    barrier = threading.Barrier(len(calls))
+    results: list[T | BaseException] = [RuntimeError("not run")] * len(calls)
+
+    def worker(index: int, call: Callable[[], T]) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except BaseException as error:  # reported to the test, not swallowed
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def database_url() -> str:
+    """The URL of the database the tests run on (the test database), for a server process."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
+    """The production server (gunicorn.conf.py) on the test database; yields its base URL.
+
+    Needs a transactional test: the server's processes only see committed rows.
+    """
+    port = free_port()
+    server_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": "test-only-not-secret",
+        "DEBUG": "0",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_ACCESSLOG": "",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"],
+        cwd=settings.BASE_DIR,
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base_url}/api/v1/categories/", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def http(method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """One real HTTP request; returns (status, headers) and never raises for an HTTP error status."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, {"body": response.read(), **dict(response.headers)}
+    except urllib.error.HTTPError as error:
+        return error.code, {"body": error.read(), **dict(error.headers)}
