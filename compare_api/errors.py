@@ -26,4 +26,3 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse(error_body(500, "error", "A server error occurred."), status=500)
-

@@ -13,9 +13,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 def validate_tool_slug(value: str) -> None:
     if not SLUG_RE.fullmatch(value):
-        raise ValidationError(
-            "Use lower-case letters, digits and single hyphens, e.g. 'code-llama-4'.", code="invalid"
-        )
+        raise ValidationError("Use lower-case letters, digits and single hyphens, e.g. 'code-llama-4'.", code="invalid")
     if COMPARISON_SEPARATOR in value or value.startswith("vs-") or value.endswith("-vs"):
         raise ValidationError(
             f"A slug may not contain '{COMPARISON_SEPARATOR}' (it separates the tools of a comparison).",

@@ -24,9 +24,7 @@ from tools.views import ANY_SEGMENT
 
 def _panel_reviews():
     """Reviews of published tools by the active panel, as every review list shows them."""
-    return Review.objects.filter(tool__is_published=True, reviewer__is_active=True).select_related(
-        "reviewer", "tool"
-    )
+    return Review.objects.filter(tool__is_published=True, reviewer__is_active=True).select_related("reviewer", "tool")
 
 
 class ReviewerViewSet(viewsets.ReadOnlyModelViewSet):

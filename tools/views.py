@@ -48,5 +48,3 @@ class ToolViewSet(viewsets.ReadOnlyModelViewSet):
         "created_at",
     ]
     ordering = ["name"]
-
-

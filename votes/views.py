@@ -184,5 +184,3 @@ class ConfirmSubscriptionView(_SubscriptionLinkView):
 class UnsubscribeView(_SubscriptionLinkView):
     apply_token = staticmethod(services.newsletter_unsubscribe)
     done = "Unsubscribed. You will get no more email from us."
-
-

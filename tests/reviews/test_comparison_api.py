@@ -41,7 +41,9 @@ class TestSeedComparison:
         return response.json()
 
     def test_editorial_fields_come_from_the_curated_comparison(self, document: dict) -> None:
-        assert {key: document[key] for key in ("slug", "canonical_slug", "curated", "title", "headline", "summary")} == {
+        assert {
+            key: document[key] for key in ("slug", "canonical_slug", "curated", "title", "headline", "summary")
+        } == {
             "slug": "code-llama-4-vs-mistral-large-3",
             "canonical_slug": "code-llama-4-vs-mistral-large-3",
             "curated": True,
@@ -91,7 +93,12 @@ class TestSeedComparison:
 
     def test_scorecard_rows_line_up_with_the_requested_tools(self, document: dict) -> None:
         rows = document["scorecard"]
-        assert [row["reviewer"]["slug"] for row in rows] == ["the-builder", "the-strategist", "the-futurist", "the-buyer"]
+        assert [row["reviewer"]["slug"] for row in rows] == [
+            "the-builder",
+            "the-strategist",
+            "the-futurist",
+            "the-buyer",
+        ]
         assert [row["reviewer"]["lens"] for row in rows] == [
             "Developer experience",
             "Competitive market",
@@ -188,7 +195,13 @@ class TestAnyPair:
         with django_assert_num_queries(COMPARISON_QUERIES):
             document = api.get("/api/v1/comparisons/alpha-vs-beta/").json()
         assert len(document["scorecard"]) == 6
-        assert document["tools"][0]["panel"] == {"ship": 6, "skip": 0, "total": 6, "ship_rate": 1.0, "ci95": [0.6097, 1.0]}
+        assert document["tools"][0]["panel"] == {
+            "ship": 6,
+            "skip": 0,
+            "total": 6,
+            "ship_rate": 1.0,
+            "ci95": [0.6097, 1.0],
+        }
         assert document["tools"][0]["community"] == {
             "ship": 4,
             "skip": 1,
@@ -207,7 +220,7 @@ class TestAnyPair:
         assert api.get("/api/v1/comparisons/alpha-vs-beta/").json()["panel_pick"] is None
 
     def test_inactive_reviewers_leave_the_scorecard_and_the_counts(self, api) -> None:
-        left, right = ToolFactory(slug="alpha"), ToolFactory(slug="beta")
+        left, _ = ToolFactory(slug="alpha"), ToolFactory(slug="beta")
         retired = ReviewerFactory(is_active=False)
         ReviewFactory(reviewer=retired, tool=left, verdict=Verdict.SKIP)
         document = api.get("/api/v1/comparisons/alpha-vs-beta/").json()

@@ -18,7 +18,10 @@ def test_a_hundred_concurrent_votes_all_count() -> None:
         url = f"{base_url}/api/v1/tools/alpha/vote/"
         verdicts = ["ship"] * 70 + ["skip"] * 30
         results = run_together(
-            [lambda t=t, v=v: http("PUT", url, {"verdict": v}, {"Authorization": t}) for t, v in zip(tokens, verdicts)]
+            [
+                lambda t=t, v=v: http("PUT", url, {"verdict": v}, {"Authorization": t})
+                for t, v in zip(tokens, verdicts, strict=True)
+            ]
         )
         status, comparison = http("GET", f"{base_url}/api/v1/comparisons/alpha-vs-beta/")
     statuses = [result[0] for result in results]

@@ -68,7 +68,10 @@ def seed_load(*, data: dict) -> Counter:
 
     tools = {
         row["slug"]: _upsert(
-            Tool, outcome, {"slug": row["slug"]}, {**row, "category": category(row["category"]), "vendor": vendor(row["vendor"])}
+            Tool,
+            outcome,
+            {"slug": row["slug"]},
+            {**row, "category": category(row["category"]), "vendor": vendor(row["vendor"])},
         )
         for row in data.get("tools", [])
     }
@@ -76,7 +79,9 @@ def seed_load(*, data: dict) -> Counter:
     def tool(slug: str) -> Tool:
         return tools.get(slug) or Tool.objects.get(slug=slug)
 
-    reviewers = {row["slug"]: _upsert(Reviewer, outcome, {"slug": row["slug"]}, row) for row in data.get("reviewers", [])}
+    reviewers = {
+        row["slug"]: _upsert(Reviewer, outcome, {"slug": row["slug"]}, row) for row in data.get("reviewers", [])
+    }
     for row in data.get("reviews", []):
         reviewer = reviewers.get(row["reviewer"]) or Reviewer.objects.get(slug=row["reviewer"])
         _upsert(Review, outcome, {"reviewer": reviewer, "tool": tool(row["tool"])}, _without(row, "reviewer", "tool"))
@@ -87,7 +92,12 @@ def seed_load(*, data: dict) -> Counter:
             Q(left_tool=left, right_tool=right) | Q(left_tool=right, right_tool=left)
         ).first()
         lookup = {"pk": existing.pk} if existing else {}
-        _upsert(Comparison, outcome, lookup, {**_without(row, "left_tool", "right_tool"), "left_tool": left, "right_tool": right})
+        _upsert(
+            Comparison,
+            outcome,
+            lookup,
+            {**_without(row, "left_tool", "right_tool"), "left_tool": left, "right_tool": right},
+        )
     return outcome
 
 
