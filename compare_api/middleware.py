@@ -1,6 +1,8 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from compare_api.errors import error_body
 
 
 class RateLimitHeadersMiddleware:
@@ -16,3 +18,22 @@ class RateLimitHeadersMiddleware:
             for name, value in limit.headers.items():
                 response[name] = value
         return response
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in the query string is a 400 before any view runs.
+
+    PostgreSQL refuses NUL in text, so a NUL reaching a lookup or a search
+    would otherwise be a 500. Paths are covered by the URL patterns (slug
+    segments cannot hold one) and JSON bodies by DRF's CharField validation.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in query or "%00" in query:
+            body = error_body(400, "invalid_query", "The query string may not contain NUL bytes.")
+            return JsonResponse(body, status=400)
+        return self.get_response(request)

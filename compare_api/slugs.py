@@ -5,6 +5,12 @@ import re
 from django.core.exceptions import ValidationError
 
 COMPARISON_SEPARATOR = "-vs-"
+# What a slug-shaped URL segment may hold (Django's `slug` converter). Anything
+# else, a NUL byte above all (PostgreSQL refuses it in text), is a 404 from the
+# URL resolver before any query runs.
+SLUG_SEGMENT = "[-a-zA-Z0-9_]+"
+# A comparison's `{a}-vs-{b}` reaches its view whole, which parses it before any query.
+ANY_SEGMENT = "[^/]+"
 SLUG_MAX_LENGTH = 80
 # Lower-case ASCII words joined by single hyphens: safe in URLs, and unambiguous
 # once `-vs-` is kept out of them.

@@ -8,6 +8,6 @@ router.register("reviewers", views.ReviewerViewSet, basename="reviewer")
 router.register("comparisons", views.ComparisonViewSet, basename="comparison")
 
 urlpatterns = [
-    path("tools/<str:slug>/reviews/", views.ToolReviewListView.as_view(), name="tool-reviews"),
+    path("tools/<slug:slug>/reviews/", views.ToolReviewListView.as_view(), name="tool-reviews"),
     *router.urls,
 ]

@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compare_api.slugs import split_comparison_slug
+from compare_api.slugs import ANY_SEGMENT, SLUG_SEGMENT, split_comparison_slug
 from reviews.models import Comparison, Review, Reviewer
 from reviews.selectors import UnknownTool, comparison_get
 from reviews.serializers import (
@@ -19,7 +19,6 @@ from reviews.serializers import (
     ReviewSerializer,
 )
 from tools.models import Tool
-from tools.views import ANY_SEGMENT
 
 
 def _panel_reviews():
@@ -36,7 +35,7 @@ class ReviewerViewSet(viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = ReviewerSerializer
     lookup_field = "slug"
-    lookup_value_regex = ANY_SEGMENT
+    lookup_value_regex = SLUG_SEGMENT
     filter_backends: list = []
 
     @extend_schema(responses=ReviewSerializer(many=True), operation_id="reviewers_reviews_list")

@@ -1,13 +1,10 @@
 from django.db.models import Count, Q
 from rest_framework import viewsets
 
+from compare_api.slugs import SLUG_SEGMENT
 from tools.filters import ToolFilter
 from tools.models import Category, Tool, Vendor
 from tools.serializers import CategorySerializer, ToolSerializer, VendorSerializer
-
-# Anything up to the next slash reaches the view, so a malformed slug gets the
-# same JSON 404 as an unknown one instead of falling through the URL resolver.
-ANY_SEGMENT = "[^/]+"
 
 _published_tools = Count("tools", filter=Q(tools__is_published=True))
 
@@ -16,7 +13,7 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Category.objects.annotate(tool_count=_published_tools).order_by("name", "id")
     serializer_class = CategorySerializer
     lookup_field = "slug"
-    lookup_value_regex = ANY_SEGMENT
+    lookup_value_regex = SLUG_SEGMENT
     search_fields = ["name"]
     ordering_fields = ["name", "tool_count"]
 
@@ -25,7 +22,7 @@ class VendorViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Vendor.objects.annotate(tool_count=_published_tools).order_by("name", "id")
     serializer_class = VendorSerializer
     lookup_field = "slug"
-    lookup_value_regex = ANY_SEGMENT
+    lookup_value_regex = SLUG_SEGMENT
     search_fields = ["name"]
     ordering_fields = ["name", "tool_count"]
 
@@ -37,7 +34,7 @@ class ToolViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ToolSerializer
     filterset_class = ToolFilter
     lookup_field = "slug"
-    lookup_value_regex = ANY_SEGMENT
+    lookup_value_regex = SLUG_SEGMENT
     search_fields = ["name", "tagline"]
     ordering_fields = [
         "name",

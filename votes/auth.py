@@ -1,17 +1,20 @@
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
+
+TOKEN_RE = re.compile(rb"[0-9a-f]{1,256}")
 
 
 class BearerTokenAuthentication(TokenAuthentication):
     """Voter tokens (`Authorization: Bearer <token>`), stored hashed and expiring (django-rest-knox)."""
 
     def authenticate_credentials(self, token: bytes):
-        # Knox decodes the header as UTF-8 itself; a stray byte must be a 401, not a 500.
-        try:
-            token.decode("utf-8")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        # Knox tokens are hex. Anything else (a stray non-UTF-8 byte, a NUL that
+        # PostgreSQL would refuse) is a 401 before it reaches a query.
+        if not TOKEN_RE.fullmatch(token):
+            raise exceptions.AuthenticationFailed("Invalid token.")
         return super().authenticate_credentials(token)
 
 
