@@ -38,16 +38,20 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "corsheaders",
     "knox",
+    "rest_framework_api_key",
     "tools",
     "reviews",
     "votes",
+    "partners",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "compare_api.middleware.RejectNulBytesMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,10 +121,19 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["votes.auth.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "partners.auth.ApiKeyAuthentication",
+        "votes.auth.BearerTokenAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["compare_api.throttling.TierRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_THROTTLE_RATES": {
-        # Abuse limits, per voter account or per client IP (see compare_api/throttling.py).
+        # Every request, by who is asking (see compare_api/throttling.py).
+        "anon": env.str("THROTTLE_ANON", default="120/min"),
+        "voter": env.str("THROTTLE_VOTER", default="300/min"),
+        "partner_standard": env.str("THROTTLE_PARTNER_STANDARD", default="1000/min"),
+        "partner_premium": env.str("THROTTLE_PARTNER_PREMIUM", default="5000/min"),
+        # Abuse limits on top, per voter account or per client IP.
         "votes": env.str("THROTTLE_VOTES", default="30/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
@@ -198,6 +211,16 @@ REST_KNOX = {
     "TOKEN_LIMIT_PER_USER": None,
     "AUTO_REFRESH": False,
 }
+
+PARTNER_USAGE_FLUSH_EVERY = env.int("PARTNER_USAGE_FLUSH_EVERY", default=50)
+PARTNER_USAGE_FLUSH_SECONDS = env.int("PARTNER_USAGE_FLUSH_SECONDS", default=10)
+
+# Browser frontends on other origins. They may read the validators and limits.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "user-agent"]
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))

@@ -14,17 +14,22 @@ When the cache is unreachable the limit is not enforced (fail open): the API
 keeps serving, and the failure is logged.
 """
 
+from __future__ import annotations
+
 import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.cache import caches
 from django.http import HttpRequest
-from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import APIView
+
+if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLASSES
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +102,26 @@ class WindowRateThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return self.reset
+
+
+class TierRateThrottle(WindowRateThrottle):
+    """Every API request: per partner key (by its tier), per voter account, else per client IP."""
+
+    def _client(self, request: Request) -> tuple[str, str]:
+        from partners.models import PartnerKey
+
+        if isinstance(request.auth, PartnerKey):
+            return f"partner_{request.auth.tier}", f"key:{request.auth.pk}"
+        if request.user.is_authenticated:
+            return "voter", f"user:{request.user.pk}"
+        return "anon", f"ip:{self.get_ident(request)}"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        self.scope, self.client = self._client(request)
+        return super().allow_request(request, view)
+
+    def get_client_key(self, request: Request, view: APIView) -> str | None:
+        return self.client
 
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -16,10 +16,12 @@ from compare_api.throttling import (
     LoginRateThrottle,
     NewsletterRateThrottle,
     RegisterRateThrottle,
+    TierRateThrottle,
     VoteRateThrottle,
 )
 from tools.models import Tool
 from votes import services
+from votes.auth import BearerTokenAuthentication
 from votes.models import Vote
 from votes.serializers import (
     DetailSerializer,
@@ -38,7 +40,7 @@ class RegisterView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [RegisterRateThrottle]
+    throttle_classes = [TierRateThrottle, RegisterRateThrottle]
 
     @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer}, operation_id="auth_register")
     def post(self, request: Request) -> Response:
@@ -53,7 +55,7 @@ class TokenView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [LoginRateThrottle]
+    throttle_classes = [TierRateThrottle, LoginRateThrottle]
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, operation_id="auth_token_create")
     def post(self, request: Request) -> Response:
@@ -70,6 +72,7 @@ class LogoutView(APIView):
     """Revoke the token this request was made with."""
 
     permission_classes = [IsAuthenticated]
+    authentication_classes = [BearerTokenAuthentication]
 
     @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
     def post(self, request: Request) -> Response:
@@ -87,7 +90,9 @@ class VoteView(APIView):
     """The caller's own vote on a tool. Nobody can see or change another voter's vote."""
 
     permission_classes = [IsAuthenticated]
-    throttle_classes = [VoteRateThrottle]
+    # Votes need a voter account: a partner key is not one.
+    authentication_classes = [BearerTokenAuthentication]
+    throttle_classes = [TierRateThrottle, VoteRateThrottle]
 
     @extend_schema(responses={200: VoteSerializer}, operation_id="tools_vote_retrieve")
     def get(self, request: Request, slug: str) -> Response:
@@ -131,7 +136,7 @@ class SubscriptionView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [NewsletterRateThrottle]
+    throttle_classes = [TierRateThrottle, NewsletterRateThrottle]
 
     @extend_schema(
         request=SubscriptionRequestSerializer, responses={202: DetailSerializer}, operation_id="newsletter_subscribe"

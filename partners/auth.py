@@ -1,0 +1,55 @@
+import re
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from partners.models import PartnerKey
+from partners.usage import usage_record
+
+PREFIX = b"api-key"
+# prefix.secret, as djangorestframework-api-key generates them.
+KEY_RE = re.compile(rb"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Partners send `Authorization: Api-Key <key>`; request.auth is then their PartnerKey.
+
+    A partner is not a voter: request.user stays anonymous, so votes need a voter token.
+    """
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, PartnerKey] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != PREFIX:
+            return None
+        if len(parts) != 2 or not KEY_RE.fullmatch(parts[1]):
+            raise exceptions.AuthenticationFailed("Malformed API key: send `Authorization: Api-Key <key>`.")
+        key = parts[1].decode()
+        try:
+            partner_key = PartnerKey.objects.get(prefix=key.partition(".")[0])
+        except PartnerKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Unknown API key.") from None
+        if not partner_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Unknown API key.")
+        if partner_key.revoked or partner_key.has_expired:
+            raise exceptions.PermissionDenied("This API key has been revoked or has expired.")
+        usage_record(key_id=partner_key.pk)
+        return AnonymousUser(), partner_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Api-Key"
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "partnerKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A partner key, sent as `Authorization: Api-Key <key>`. Staff issue keys in the admin.",
+        }
