@@ -205,6 +205,14 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Rendered read documents are cached (compare_api/caching.py) in the default
+# cache. Only a cache shared by every process may hold them, so this is on with
+# REDIS_URL; DOCUMENT_CACHE=1 also allows local memory for a single-process server.
+DOCUMENT_CACHE = env.bool("DOCUMENT_CACHE", default=bool(REDIS_URL))
+# Clients and CDNs may store reads but revalidate each use (a 304 is cheap), so
+# a vote shows on the very next read.
+API_CACHE_CONTROL = env.str("API_CACHE_CONTROL", default="public, no-cache")
+
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(days=env.int("TOKEN_TTL_DAYS", default=30)),

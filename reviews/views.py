@@ -1,4 +1,5 @@
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -7,8 +8,8 @@ from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
-from rest_framework.response import Response
 
+from compare_api.caching import CATALOG, CachedReadMixin, cached_read, tool_version
 from compare_api.slugs import ANY_SEGMENT, SLUG_SEGMENT, split_comparison_slug
 from reviews.models import Comparison, Review, Reviewer
 from reviews.selectors import UnknownTool, comparison_get
@@ -26,7 +27,7 @@ def _panel_reviews():
     return Review.objects.filter(tool__is_published=True, reviewer__is_active=True).select_related("reviewer", "tool")
 
 
-class ReviewerViewSet(viewsets.ReadOnlyModelViewSet):
+class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """The panel: active reviewers in panel order, each with a lens."""
 
     queryset = Reviewer.objects.panel().annotate(
@@ -40,16 +41,20 @@ class ReviewerViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=ReviewSerializer(many=True), operation_id="reviewers_reviews_list")
     @action(detail=True, methods=["get"], serializer_class=ReviewSerializer)
-    def reviews(self, request: Request, slug: str) -> Response:
+    def reviews(self, request: Request, slug: str) -> HttpResponse:
         """The reviewer's reviews of published tools, newest first."""
-        reviewer = get_object_or_404(Reviewer.objects.panel(), slug=slug)
-        page = self.paginate_queryset(
-            _panel_reviews().filter(reviewer=reviewer).order_by("-reviewed_at", "tool__name", "id")
-        )
-        return self.get_paginated_response(ReviewSerializer(page, many=True).data)
+
+        def build() -> dict:
+            reviewer = get_object_or_404(Reviewer.objects.panel(), slug=slug)
+            page = self.paginate_queryset(
+                _panel_reviews().filter(reviewer=reviewer).order_by("-reviewed_at", "tool__name", "id")
+            )
+            return self.get_paginated_response(ReviewSerializer(page, many=True).data).data
+
+        return cached_read(request, [CATALOG], build)
 
 
-class ToolReviewListView(generics.ListAPIView):
+class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
     """The panel's reviews of one published tool, in panel order (one per active reviewer at most)."""
 
     serializer_class = ReviewSerializer
@@ -82,22 +87,26 @@ class ToolReviewListView(generics.ListAPIView):
         responses={200: ComparisonSerializer, 400: ValidationErrorResponseSerializer},
     ),
 )
-class ComparisonViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Comparison.objects.for_list()
     serializer_class = CuratedComparisonSerializer
     lookup_field = "pair"
     lookup_value_regex = ANY_SEGMENT
     filter_backends: list = []
 
-    def retrieve(self, request: Request, pair: str) -> Response:
+    def retrieve(self, request: Request, pair: str) -> HttpResponse:
         slugs = split_comparison_slug(pair)
         if slugs is None:
             raise NotFound("A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
         left, right = slugs
         if left == right:
             raise ValidationError({"pair": ["Compare two different tools."]})
-        try:
-            document = comparison_get(left=left, right=right)
-        except UnknownTool as unknown:
-            raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
-        return Response(ComparisonSerializer(document).data)
+
+        def build() -> dict:
+            try:
+                document = comparison_get(left=left, right=right)
+            except UnknownTool as unknown:
+                raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
+            return ComparisonSerializer(document).data
+
+        return cached_read(request, [CATALOG, tool_version(left), tool_version(right)], build)

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -6,6 +7,15 @@ from reviews.models import Verdict
 from tests.factories import UserFactory
 from tools.models import Tool
 from votes.services import vote_cast
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings) -> None:
+    """Each test starts with an empty cache (throttle counters, documents) and the document
+    cache off: writes inside a test's transaction never commit, so they could not invalidate it.
+    Caching tests turn it on and commit for real."""
+    settings.DOCUMENT_CACHE = False
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -36,4 +46,3 @@ def cast_votes(db):
                 vote_cast(voter=UserFactory(), tool=tool, verdict=verdict)
 
     return cast
-

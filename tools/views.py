@@ -1,6 +1,7 @@
 from django.db.models import Count, Q
 from rest_framework import viewsets
 
+from compare_api.caching import CATALOG, VOTES, CachedReadMixin, tool_version
 from compare_api.slugs import SLUG_SEGMENT
 from tools.filters import ToolFilter
 from tools.models import Category, Tool, Vendor
@@ -9,7 +10,7 @@ from tools.serializers import CategorySerializer, ToolSerializer, VendorSerializ
 _published_tools = Count("tools", filter=Q(tools__is_published=True))
 
 
-class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Category.objects.annotate(tool_count=_published_tools).order_by("name", "id")
     serializer_class = CategorySerializer
     lookup_field = "slug"
@@ -18,7 +19,7 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "tool_count"]
 
 
-class VendorViewSet(viewsets.ReadOnlyModelViewSet):
+class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Vendor.objects.annotate(tool_count=_published_tools).order_by("name", "id")
     serializer_class = VendorSerializer
     lookup_field = "slug"
@@ -27,7 +28,7 @@ class VendorViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "tool_count"]
 
 
-class ToolViewSet(viewsets.ReadOnlyModelViewSet):
+class ToolViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """Published tools with their panel and community tallies."""
 
     queryset = Tool.objects.for_api()
@@ -45,3 +46,8 @@ class ToolViewSet(viewsets.ReadOnlyModelViewSet):
         "created_at",
     ]
     ordering = ["name"]
+
+    def cache_versions(self, request, **kwargs: str) -> list[str]:
+        if "slug" in kwargs:
+            return [CATALOG, tool_version(kwargs["slug"])]
+        return [CATALOG, VOTES]

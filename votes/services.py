@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from compare_api import caching
 from reviews.models import Verdict
 from tools.models import Tool
 from votes.models import Subscriber, SubscriberStatus, Vote
@@ -39,7 +40,10 @@ def _bump(tool_id: int, **deltas: int) -> None:
 
 
 def _refreshed(tool_id: int) -> Tool:
-    return Tool.objects.only("id", "slug", "community_ship_count", "community_skip_count").get(pk=tool_id)
+    """The tool's new counters; documents showing them are rebuilt once this commits."""
+    tool = Tool.objects.only("id", "slug", "community_ship_count", "community_skip_count").get(pk=tool_id)
+    caching.bump(caching.VOTES, caching.tool_version(tool.slug))
+    return tool
 
 
 @transaction.atomic
@@ -82,6 +86,8 @@ def votes_remove(*, votes: list[Vote]) -> int:
         Vote.objects.filter(pk__in=ids).delete()
         _bump(tool_id, **{_COUNTER[Verdict(verdict)]: -count for verdict, count in current.items()})
         removed += sum(current.values())
+    slugs = Tool.objects.filter(pk__in={vote.tool_id for vote in votes}).values_list("slug", flat=True)
+    caching.bump(caching.VOTES, *map(caching.tool_version, slugs))
     return removed
 
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from tqdm import tqdm
 
+from compare_api import caching
 from tools.models import Tool
 from votes.models import Vote
 
@@ -61,6 +62,8 @@ class Command(BaseCommand):
                     Tool.objects.select_for_update().filter(pk=tool_id).first()
                     ship, skip = _recount([tool_id])[tool_id]
                     Tool.objects.filter(pk=tool_id).update(community_ship_count=ship, community_skip_count=skip)
+                    slug = Tool.objects.values_list("slug", flat=True).get(pk=tool_id)
+                    caching.bump(caching.VOTES, caching.tool_version(slug))
             self.stdout.write(self.style.SUCCESS(f"repaired {len(drifted)} of {len(tool_ids)} tools"))
         elif drifted:
             raise CommandError(f"{len(drifted)} of {len(tool_ids)} tools drifted; run with --repair to fix them")

@@ -1,0 +1,207 @@
+"""Server-side document cache and strong ETags for the read endpoints.
+
+A read is cached under its path and the current *version tokens* of what it
+shows: `catalog` (tools, reviews, reviewers, curation — any staff or seed
+write), `votes` (any vote) and `tool:<slug>` (votes on one tool). A write
+replaces the tokens it affects with new random ones after its transaction
+commits, so the next read misses and is built fresh. Tokens are random, not
+counters, so a cache that lost them (eviction, restart) can never hand out an
+old document under a matching key.
+
+The cached entry is the rendered JSON and its ETag (a hash of those bytes), so
+a hit, and a 304 for a matching If-None-Match, costs two cache round trips and
+no query. When the cache is unreachable, reads are built every time (the ETag
+then comes from the fresh bytes, so conditional GET keeps working) and the
+cache is left alone for a few seconds. A write whose version bump failed
+because the cache was down bumps every token once the cache answers again.
+"""
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+from django.http import HttpResponse
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+
+logger = logging.getLogger(__name__)
+
+CATALOG = "catalog"
+VOTES = "votes"
+DOCUMENT_TTL = 300  # bounds how long a document outlives a lost invalidation
+
+
+def tool_version(slug: str) -> str:
+    return f"tool:{slug}"
+
+
+class _Breaker:
+    """After a cache failure, skip the cache for RETRY_AFTER seconds (bounded latency while it is down)."""
+
+    RETRY_AFTER = 2.0
+
+    def __init__(self) -> None:
+        self._down_until = 0.0
+        self._lost_bumps = False
+        self._lock = threading.Lock()
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def failed(self, *, lost_bump: bool = False) -> None:
+        with self._lock:
+            self._down_until = time.monotonic() + self.RETRY_AFTER
+            self._lost_bumps = self._lost_bumps or lost_bump
+
+    def take_lost_bumps(self) -> bool:
+        with self._lock:
+            lost, self._lost_bumps = self._lost_bumps, False
+            return lost
+
+
+breaker = _Breaker()
+
+
+def _cache():
+    return caches["default"]
+
+
+def _key(name: str) -> str:
+    return f"version:{name}"
+
+
+def _new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def bump_now(*names: str) -> None:
+    if not breaker.available():
+        breaker.failed(lost_bump=True)
+        return
+    try:
+        _cache().set_many({_key(name): _new_token() for name in names}, timeout=None)
+    except Exception:
+        logger.warning("cache unavailable: version bump of %s lost", names, exc_info=True)
+        breaker.failed(lost_bump=True)
+
+
+def bump(*names: str) -> None:
+    """New version tokens for `names` once the current transaction commits."""
+    transaction.on_commit(lambda: bump_now(*names))
+
+
+def current_versions(names: list[str]) -> list[str] | None:
+    """The version tokens of `names` (created when missing); None when the cache is unavailable."""
+    if not breaker.available():
+        return None
+    try:
+        cache = _cache()
+        if breaker.take_lost_bumps():
+            # Writes during the outage could not invalidate: start every document afresh.
+            cache.delete_many([_key(CATALOG), _key(VOTES)])
+        keys = [_key(name) for name in names]
+        found = cache.get_many(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            for key in missing:
+                cache.add(key, _new_token(), timeout=None)
+            found = cache.get_many(keys)
+        return [found[key] for key in keys]
+    except Exception:
+        logger.warning("cache unavailable: serving uncached", exc_info=True)
+        breaker.failed()
+        return None
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 If-None-Match: `*`, or any listed tag equal to ours by weak comparison."""
+    if if_none_match.strip() == "*":
+        return True
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return etag in tags
+
+
+def _respond(request: Request, body: bytes, etag: str) -> HttpResponse:
+    if _matches(request.headers.get("If-None-Match", ""), etag):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = settings.API_CACHE_CONTROL
+    return response
+
+
+def cached_read(request: Request, versions: list[str], build: Callable[[], object]) -> HttpResponse:
+    """Answer a read from the document cache, or build, render and store it.
+
+    `build` returns the data to render as JSON; an exception it raises (a 404,
+    a 400) is answered as usual and nothing is stored.
+    """
+    tokens = current_versions(versions) if settings.DOCUMENT_CACHE else None
+    key = None
+    if tokens is not None:
+        fingerprint = hashlib.blake2b("\n".join([request.get_full_path(), *tokens]).encode(), digest_size=16)
+        key = f"doc:{fingerprint.hexdigest()}"
+        try:
+            hit = _cache().get(key)
+        except Exception:
+            logger.warning("cache unavailable: serving uncached", exc_info=True)
+            breaker.failed()
+            hit, key = None, None
+        if hit is not None:
+            etag, body = hit
+            return _respond(request, body, etag)
+    body = JSONRenderer().render(build())
+    etag = etag_for(body)
+    if key is not None:
+        try:
+            _cache().set(key, (etag, body), timeout=DOCUMENT_TTL)
+        except Exception:
+            logger.warning("cache unavailable: document not stored", exc_info=True)
+            breaker.failed()
+    return _respond(request, body, etag)
+
+
+class CachedReadMixin:
+    """For read-only viewsets: list and retrieve go through cached_read()."""
+
+    def cache_versions(self, request: Request, **kwargs: str) -> list[str]:
+        return [CATALOG]
+
+    def list(self, request: Request, *args: object, **kwargs: str) -> HttpResponse:
+        parent = super()
+        return cached_read(
+            request, self.cache_versions(request, **kwargs), lambda: parent.list(request, *args, **kwargs).data
+        )
+
+    def retrieve(self, request: Request, *args: object, **kwargs: str) -> HttpResponse:
+        parent = super()
+        build = lambda: parent.retrieve(request, *args, **kwargs).data  # noqa: E731
+        return cached_read(request, self.cache_versions(request, **kwargs), build)
+
+
+def invalidate_catalog(**signal_kwargs: object) -> None:
+    """post_save / post_delete receiver for the catalog models.
+
+    A signal, against the house rule, because this is cache bookkeeping rather
+    than domain logic, and it must follow every save: the admin, seeds, the shell.
+    """
+    bump(CATALOG)
+
+
+def invalidate_catalog_on_change(*models: type) -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    for model in models:
+        post_save.connect(invalidate_catalog, sender=model, dispatch_uid=f"catalog-save-{model.__name__}")
+        post_delete.connect(invalidate_catalog, sender=model, dispatch_uid=f"catalog-delete-{model.__name__}")
