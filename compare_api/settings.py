@@ -194,12 +194,16 @@ SPECTACULAR_SETTINGS = {
 # cached documents later. Short socket timeouts keep a dead Redis from stalling requests.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="verdicts"),
-            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+            # One immediate retry on a fresh connection (a pooled one may be stale after a Redis restart).
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25, "retry": Retry(NoBackoff(), 1)},
         }
     }
 else:

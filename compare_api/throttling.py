@@ -11,7 +11,8 @@ IETF RateLimit header fields describe: `RateLimit-Reset` is the seconds until
 the window ends, when the whole allowance comes back.
 
 When the cache is unreachable the limit is not enforced (fail open): the API
-keeps serving, and the failure is logged.
+keeps serving, the failure is logged, and the cache is left alone for a few
+seconds (compare_api.caching.breaker) so a dead Redis costs no latency.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from django.core.cache import caches
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+from compare_api.caching import breaker
 
 if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLASSES
     from rest_framework.request import Request
@@ -89,12 +92,15 @@ class WindowRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"ratelimit:{self.scope}:{client}:{window}"
+        if not breaker.available():
+            return True
         try:
             cache = caches[self.cache_alias]
             cache.add(key, 0, timeout=period + 1)
             count = cache.incr(key)
         except Exception:  # the cache is down: serve, don't limit
             logger.warning("rate limit %s not enforced: cache unavailable", self.scope, exc_info=True)
+            breaker.failed()
             return True
         self.reset = max(1, math.ceil((window + 1) * period - now))
         record(request._request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=self.reset))

@@ -96,7 +96,7 @@ def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"{base_url}/api/v1/categories/", timeout=2)
+                urllib.request.urlopen(f"{base_url}/admin/login/", timeout=2)  # not rate-limited
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -123,3 +123,41 @@ def http(method: str, url: str, body: dict | None = None, headers: dict[str, str
             return response.status, {"body": response.read(), **dict(response.headers)}
     except urllib.error.HTTPError as error:
         return error.code, {"body": error.read(), **dict(error.headers)}
+
+
+class RedisServer:
+    """A private redis-server on a free port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
