@@ -1,7 +1,10 @@
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import get_error_detail
 
 from compare_api.fields import TallySerializer
 from reviews.models import Verdict
@@ -22,11 +25,18 @@ class RegisterSerializer(serializers.ModelSerializer):
         try:
             password_validation.validate_password(attrs["password"], user=candidate)
         except DjangoValidationError as error:
-            raise serializers.ValidationError({"password": list(error.messages)}) from None
+            # get_error_detail keeps each validator's code (password_too_short, ...).
+            raise serializers.ValidationError({"password": get_error_detail(error)}) from None
         return attrs
 
     def create(self, validated_data: dict) -> AbstractBaseUser:
-        return User.objects.create_user(**validated_data)
+        try:
+            with transaction.atomic():
+                return User.objects.create_user(**validated_data)
+        except IntegrityError:  # lost a race for the username after the unique check passed
+            raise serializers.ValidationError(
+                {"username": [ErrorDetail("A user with that username already exists.", code="unique")]}
+            ) from None
 
 
 class TokenRequestSerializer(serializers.Serializer):
