@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0
 DEV_ENV := DEBUG=1 DOCUMENT_CACHE=1
 
-.PHONY: help install run serve test lint clean
+.PHONY: help install run serve test lint schema clean
 
 help:
 	@echo "make run    - set up and serve the API on http://127.0.0.1:8000 (SQLite, development settings)"
 	@echo "make test   - run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make serve  - the production server (gunicorn) on http://127.0.0.1:8000"
 	@echo "make lint   - ruff"
+	@echo "make schema - rewrite the committed OpenAPI schema (schema.yml) after an API change"
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ serve: install
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+schema: install
+	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file schema.yml
 
 lint: install
 	$(VENV)/bin/ruff check .

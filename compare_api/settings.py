@@ -66,7 +66,7 @@ ROOT_URLCONF = "compare_api.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "compare_api" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -1,8 +1,11 @@
+import json
+from pathlib import Path
+
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
@@ -20,6 +23,10 @@ from reviews.serializers import (
     ReviewSerializer,
 )
 from tools.models import Tool
+
+
+# The seed comparison as served; a test keeps it equal to the live document.
+COMPARISON_EXAMPLE = Path(__file__).resolve().parent / "openapi_examples" / "comparison.json"
 
 
 def _panel_reviews():
@@ -85,6 +92,14 @@ class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
             )
         ],
         responses={200: ComparisonSerializer, 400: ValidationErrorResponseSerializer},
+        examples=[
+            OpenApiExample(
+                "The seed comparison",
+                value=json.loads(COMPARISON_EXAMPLE.read_text(encoding="utf-8")),
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
     ),
 )
 class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
