@@ -1,6 +1,8 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.http import http_date
 
 from compare_api.errors import error_body
 
@@ -37,3 +39,25 @@ class RejectNulBytesMiddleware:
             body = error_body(400, "invalid_query", "The query string may not contain NUL bytes.")
             return JsonResponse(body, status=400)
         return self.get_response(request)
+
+
+class DeprecationHeadersMiddleware:
+    """Announce the retirement of a route (settings.API_DEPRECATIONS, keyed by URL name).
+
+    Sends `Deprecation: @<epoch seconds>` (RFC 9745), `Sunset: <HTTP date>`
+    (RFC 8594) and a `Link` to the migration notes, on every response of that route.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        notice = settings.API_DEPRECATIONS.get(match.url_name) if match else None
+        if notice:
+            response["Deprecation"] = f"@{int(notice['deprecated_at'].timestamp())}"
+            response["Sunset"] = http_date(notice["sunset_at"].timestamp())
+            if notice.get("link"):
+                response["Link"] = f'<{notice["link"]}>; rel="deprecation"'
+        return response

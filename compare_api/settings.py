@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "compare_api.middleware.RateLimitHeadersMiddleware",
+    "compare_api.middleware.DeprecationHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "compare_api.urls"
@@ -216,6 +217,10 @@ DOCUMENT_CACHE = env.bool("DOCUMENT_CACHE", default=bool(REDIS_URL))
 # Clients and CDNs may store reads but revalidate each use (a 304 is cheap), so
 # a vote shows on the very next read.
 API_CACHE_CONTROL = env.str("API_CACHE_CONTROL", default="public, no-cache")
+
+# Routes being retired, by URL name: {"deprecated_at": datetime, "sunset_at": datetime,
+# "link": url}. Empty: nothing in /api/v1/ is deprecated (README, "Versioning").
+API_DEPRECATIONS: dict[str, dict] = {}
 
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
