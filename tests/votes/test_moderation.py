@@ -1,0 +1,271 @@
+"""Staff remove votes and accounts in the admin; the tools' community counters stay equal to a recount."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.test.utils import CaptureQueriesContext
+
+from reviews.models import Verdict
+from tests.factories import ToolFactory, UserFactory
+from tests.helpers import bearer
+from tools.admin import ToolAdmin
+from tools.models import Tool
+from votes.management.commands import recount_votes
+from votes.models import Vote
+from votes.services import vote_cast
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+VOTES = "/admin/votes/vote/"
+
+
+def _recount(tool: Tool) -> tuple[int, int]:
+    return (
+        Vote.objects.filter(tool=tool, verdict=Verdict.SHIP).count(),
+        Vote.objects.filter(tool=tool, verdict=Verdict.SKIP).count(),
+    )
+
+
+def _counters(tool: Tool) -> tuple[int, int]:
+    tool.refresh_from_db()
+    return tool.community_ship_count, tool.community_skip_count
+
+
+def _vote(voter: AbstractBaseUser, tool: Tool, verdict: str) -> Vote:
+    return vote_cast(voter=voter, tool=tool, verdict=verdict).vote
+
+
+def _recount_votes(*args: str) -> str:
+    out = StringIO()
+    call_command("recount_votes", *args, "--no-progress", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def alpha(cast_votes) -> Tool:
+    tool = ToolFactory(slug="alpha")
+    cast_votes(tool, ship=3, skip=2)
+    return tool
+
+
+@pytest.fixture
+def beta(cast_votes) -> Tool:
+    tool = ToolFactory(slug="beta")
+    cast_votes(tool, ship=1, skip=3)
+    return tool
+
+
+class TestAdminRemovesVotes:
+    def test_a_single_delete_corrects_the_counter(self, admin_client, alpha: Tool) -> None:
+        vote = Vote.objects.filter(tool=alpha, verdict=Verdict.SHIP).first()
+        confirm = admin_client.get(f"{VOTES}{vote.pk}/delete/")
+        assert confirm.status_code == 200
+        assert Vote.objects.filter(pk=vote.pk).exists()
+        response = admin_client.post(f"{VOTES}{vote.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+        assert not Vote.objects.filter(pk=vote.pk).exists()
+        assert _counters(alpha) == _recount(alpha) == (2, 2)
+
+    def test_a_bulk_delete_across_tools_and_verdicts_corrects_every_counter(
+        self, admin_client, alpha: Tool, beta: Tool
+    ) -> None:
+        doomed = [
+            *Vote.objects.filter(tool=alpha, verdict=Verdict.SHIP).values_list("pk", flat=True)[:2],
+            *Vote.objects.filter(tool=alpha, verdict=Verdict.SKIP).values_list("pk", flat=True)[:1],
+            *Vote.objects.filter(tool=beta, verdict=Verdict.SKIP).values_list("pk", flat=True)[:3],
+        ]
+        response = admin_client.post(VOTES, {"action": "delete_selected", "_selected_action": doomed, "post": "yes"})
+        assert response.status_code == 302
+        assert not Vote.objects.filter(pk__in=doomed).exists()
+        assert _counters(alpha) == _recount(alpha) == (1, 1)
+        assert _counters(beta) == _recount(beta) == (1, 0)
+
+    def test_the_bulk_confirmation_page_deletes_nothing(self, admin_client, alpha: Tool) -> None:
+        ids = list(Vote.objects.filter(tool=alpha).values_list("pk", flat=True))
+        response = admin_client.post(VOTES, {"action": "delete_selected", "_selected_action": ids})
+        assert response.status_code == 200
+        assert "admin/delete_selected_confirmation.html" in [template.name for template in response.templates]
+        assert Vote.objects.filter(tool=alpha).count() == 5
+        assert _counters(alpha) == (3, 2)
+
+    def test_removing_every_vote_returns_the_tally_to_no_data(self, admin_client, api, alpha: Tool) -> None:
+        ids = list(Vote.objects.filter(tool=alpha).values_list("pk", flat=True))
+        admin_client.post(VOTES, {"action": "delete_selected", "_selected_action": ids, "post": "yes"})
+        assert _counters(alpha) == _recount(alpha) == (0, 0)
+        assert api.get("/api/v1/tools/alpha/").json()["community"] == {
+            "ship": 0,
+            "skip": 0,
+            "total": 0,
+            "ship_rate": None,
+            "ci95": None,
+        }
+
+    def test_the_vote_list_costs_the_same_queries_for_more_rows(self, admin_client, alpha: Tool, cast_votes) -> None:
+        with CaptureQueriesContext(connection) as five:
+            assert admin_client.get(VOTES).status_code == 200
+        cast_votes(alpha, ship=4, skip=4)
+        with CaptureQueriesContext(connection) as thirteen:
+            assert admin_client.get(VOTES).status_code == 200
+        assert len(thirteen.captured_queries) == len(five.captured_queries)
+
+
+class TestAdminRemovesAccounts:
+    @pytest.fixture
+    def voter(self, alpha: Tool, beta: Tool) -> AbstractBaseUser:
+        voter = UserFactory(username="spammer")
+        _vote(voter, alpha, Verdict.SHIP)
+        _vote(voter, beta, Verdict.SKIP)
+        bearer(voter)
+        return voter
+
+    def test_deleting_a_voter_removes_their_votes_from_the_counters(
+        self, admin_client, voter: AbstractBaseUser, alpha: Tool, beta: Tool
+    ) -> None:
+        assert (_counters(alpha), _counters(beta)) == ((4, 2), (1, 4))
+        assert admin_client.get(f"/admin/auth/user/{voter.pk}/delete/").status_code == 200
+        response = admin_client.post(f"/admin/auth/user/{voter.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+        assert not User.objects.filter(pk=voter.pk).exists()
+        assert not Vote.objects.filter(voter_id=voter.pk).exists()
+        assert _counters(alpha) == _recount(alpha) == (3, 2)
+        assert _counters(beta) == _recount(beta) == (1, 3)
+
+    def test_bulk_deleting_voters_keeps_counters_exact(
+        self, admin_client, voter: AbstractBaseUser, alpha: Tool, beta: Tool
+    ) -> None:
+        other = UserFactory(username="sockpuppet")
+        _vote(other, alpha, Verdict.SKIP)
+        _vote(other, beta, Verdict.SKIP)
+        response = admin_client.post(
+            "/admin/auth/user/",
+            {"action": "delete_selected", "_selected_action": [voter.pk, other.pk], "post": "yes"},
+        )
+        assert response.status_code == 302
+        assert not User.objects.filter(pk__in=[voter.pk, other.pk]).exists()
+        assert _counters(alpha) == _recount(alpha) == (3, 2)
+        assert _counters(beta) == _recount(beta) == (1, 3)
+
+
+class TestAdminCannotWriteVotes:
+    def test_the_add_page_is_403(self, admin_client, alpha: Tool) -> None:
+        voter = UserFactory()
+        assert admin_client.get(f"{VOTES}add/").status_code == 403
+        response = admin_client.post(f"{VOTES}add/", {"voter": voter.pk, "tool": alpha.pk, "verdict": "ship"})
+        assert response.status_code == 403
+        assert not Vote.objects.filter(voter=voter).exists()
+        assert _counters(alpha) == (3, 2)
+
+    def test_the_change_page_is_read_only(self, admin_client, alpha: Tool) -> None:
+        vote = Vote.objects.filter(tool=alpha, verdict=Verdict.SHIP).first()
+        page = admin_client.get(f"{VOTES}{vote.pk}/change/")
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert 'name="_save"' not in html
+        assert 'name="verdict"' not in html
+        response = admin_client.post(f"{VOTES}{vote.pk}/change/", {"verdict": "skip"})
+        assert response.status_code == 403
+        vote.refresh_from_db()
+        assert vote.verdict == Verdict.SHIP
+        assert _counters(alpha) == _recount(alpha) == (3, 2)
+
+
+class TestAdminEditsTools:
+    @staticmethod
+    def _change_form(tool: Tool, **changes: str) -> dict[str, str | int]:
+        return {
+            "name": tool.name,
+            "slug": tool.slug,
+            "vendor": tool.vendor_id,
+            "category": tool.category_id,
+            "tagline": tool.tagline,
+            "description": tool.description,
+            "is_published": "on",
+            "pricing_tier": tool.pricing_tier,
+            "reviews-TOTAL_FORMS": "0",
+            "reviews-INITIAL_FORMS": "0",
+            **changes,
+        }
+
+    def test_editing_a_tool_leaves_its_counters_alone(self, admin_client, alpha: Tool) -> None:
+        response = admin_client.post(f"/admin/tools/tool/{alpha.pk}/change/", self._change_form(alpha, name="Alpha 2"))
+        assert response.status_code == 302
+        assert _counters(alpha) == _recount(alpha) == (3, 2)
+        assert alpha.name == "Alpha 2"
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="ToolAdmin saves with Tool.save(), which rewrites every column: the counters read when the change "
+        "form was posted overwrite a vote that landed since (lost update; seed's _upsert does the same)",
+    )
+    def test_a_vote_landing_while_staff_edit_the_tool_is_kept(
+        self, admin_client, alpha: Tool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        save_model = ToolAdmin.save_model
+
+        def save_after_a_vote(admin: ToolAdmin, request: HttpRequest, obj: Tool, form: ModelForm, change: bool) -> None:
+            # Another request's vote commits between the admin's read of the tool and its write.
+            _vote(UserFactory(), alpha, Verdict.SHIP)
+            save_model(admin, request, obj, form, change)
+
+        monkeypatch.setattr(ToolAdmin, "save_model", save_after_a_vote)
+        response = admin_client.post(f"/admin/tools/tool/{alpha.pk}/change/", self._change_form(alpha, name="Alpha 2"))
+        assert response.status_code == 302
+        assert _counters(alpha) == _recount(alpha) == (4, 2)
+
+
+class TestRecountVotes:
+    @pytest.fixture
+    def tools(self, alpha: Tool, beta: Tool) -> list[Tool]:
+        return [alpha, beta, ToolFactory(slug="gamma")]
+
+    def test_exact_counters_all_match(self, tools: list[Tool]) -> None:
+        assert _recount_votes() == "all 3 tools match their vote rows\n"
+
+    def test_drift_is_reported_and_fails_the_command(self, tools: list[Tool]) -> None:
+        Tool.objects.filter(slug="alpha").update(community_ship_count=99)
+        Tool.objects.filter(slug="gamma").update(community_skip_count=1)
+        out = StringIO()
+        with pytest.raises(CommandError, match=r"^2 of 3 tools drifted; run with --repair to fix them$"):
+            call_command("recount_votes", "--no-progress", stdout=out)
+        assert sorted(out.getvalue().splitlines()) == [
+            "drift: alpha: counters ship=99 skip=2, rows ship=3 skip=2",
+            "drift: gamma: counters ship=0 skip=1, rows ship=0 skip=0",
+        ]
+        assert _counters(tools[0]) == (99, 2)
+
+    def test_repair_sets_the_counters_to_the_recount(self, tools: list[Tool]) -> None:
+        alpha, beta, gamma = tools
+        Tool.objects.filter(pk=alpha.pk).update(community_ship_count=99)
+        out = _recount_votes("--repair")
+        assert out.splitlines() == [
+            "drift: alpha: counters ship=99 skip=2, rows ship=3 skip=2",
+            "repaired 1 of 3 tools",
+        ]
+        assert [_counters(tool) for tool in tools] == [_recount(tool) for tool in tools] == [(3, 2), (1, 3), (0, 0)]
+        assert _recount_votes() == "all 3 tools match their vote rows\n"
+
+    def test_repair_without_drift_changes_nothing(self, tools: list[Tool]) -> None:
+        assert _recount_votes("--repair") == "all 3 tools match their vote rows\n"
+        assert [_counters(tool) for tool in tools] == [(3, 2), (1, 3), (0, 0)]
+
+    def test_every_batch_is_checked(self, tools: list[Tool], monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(recount_votes, "BATCH", 2)
+        ToolFactory(slug="delta")
+        last = ToolFactory(slug="epsilon")
+        Tool.objects.filter(pk=last.pk).update(community_skip_count=7)
+        with pytest.raises(CommandError, match="^1 of 5 tools drifted"):
+            _recount_votes()
+        _recount_votes("--repair")
+        assert _counters(last) == (0, 0)
+        assert _recount_votes() == "all 5 tools match their vote rows\n"
+
+    def test_no_tools_all_match(self) -> None:
+        assert _recount_votes() == "all 0 tools match their vote rows\n"
