@@ -154,9 +154,13 @@ REST_FRAMEWORK = {
 }
 
 DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "compare_api.exceptions.ApiExceptionHandler",
     # 500s are logged by Django and answered in the same JSON shape.
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
 }
+
+# Request bodies here are small JSON documents (and admin forms); larger is a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Tool Verdicts API",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from django.core.cache import caches
 from django.http import HttpRequest
+from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -36,7 +37,8 @@ if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLA
 
 logger = logging.getLogger(__name__)
 
-PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+# As DRF reads rates: the period's first letter counts ("30/min", "30/minute", "1000/day").
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class RateLimit:
 def parse_rate(rate: str) -> tuple[int, int]:
     """'60/min' -> (60, 60); '1000/day' -> (1000, 86400)."""
     count, _, period = rate.partition("/")
-    return int(count), PERIODS[period]
+    return int(count), PERIODS[period[0]]
 
 
 def record(request: HttpRequest, limit: RateLimit) -> None:
@@ -130,6 +132,15 @@ class TierRateThrottle(WindowRateThrottle):
         return self.client
 
 
+def count_failed_authentication(request: Request) -> None:
+    """A refused credential still counts against the client's address (per-IP `anon` limit),
+    so nobody can try keys or tokens without limit; past the limit the answer is a 429."""
+    throttle = WindowRateThrottle()
+    throttle.scope = "anon"
+    if not throttle.allow_request(request, None):
+        raise Throttled(wait=throttle.wait())
+
+
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -145,11 +156,14 @@ class VoteRateThrottle(WindowRateThrottle):
 
 class RegisterRateThrottle(WindowRateThrottle):
     scope = "register"
+    only_methods = WRITES
 
 
 class LoginRateThrottle(WindowRateThrottle):
     scope = "login"
+    only_methods = WRITES
 
 
 class NewsletterRateThrottle(WindowRateThrottle):
     scope = "newsletter"
+    only_methods = WRITES

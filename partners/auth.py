@@ -6,6 +6,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from compare_api.throttling import count_failed_authentication
 from partners.models import PartnerKey
 from partners.usage import usage_record
 
@@ -21,6 +22,13 @@ class ApiKeyAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[AnonymousUser, PartnerKey] | None:
+        try:
+            return self._authenticate(request)
+        except exceptions.APIException:
+            count_failed_authentication(request)
+            raise
+
+    def _authenticate(self, request: Request) -> tuple[AnonymousUser, PartnerKey] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != PREFIX:
             return None

@@ -7,6 +7,7 @@ PARTNER_USAGE_FLUSH_SECONDS seconds, whichever comes first; a process that dies
 loses at most that much.
 """
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -17,8 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from partners.models import PartnerKeyUsage
+from partners.models import PartnerKey, PartnerKeyUsage
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pending: Counter[tuple[str, date]] = Counter()
 _last_flush = time.monotonic()
@@ -46,12 +48,22 @@ def usage_flush(batch: dict[tuple[str, date], int] | None = None) -> None:
         with _lock:
             batch = dict(_pending)
             _pending.clear()
+    live = set(PartnerKey.objects.filter(pk__in={key_id for key_id, _ in batch}).values_list("pk", flat=True))
     for (key_id, day), count in batch.items():
-        with transaction.atomic():
-            if PartnerKeyUsage.objects.filter(key_id=key_id, day=day).update(requests=F("requests") + count):
-                continue
-            try:
-                with transaction.atomic():
-                    PartnerKeyUsage.objects.create(key_id=key_id, day=day, requests=count)
-            except IntegrityError:  # another process created the row first
-                PartnerKeyUsage.objects.filter(key_id=key_id, day=day).update(requests=F("requests") + count)
+        if key_id not in live:  # deleted in the admin since: its usage went with it
+            continue
+        try:
+            _add(key_id=key_id, day=day, count=count)
+        except IntegrityError:  # deleted at this very moment: nothing to count against
+            logger.info("usage of deleted partner key %s dropped", key_id)
+
+
+def _add(*, key_id: str, day: date, count: int) -> None:
+    with transaction.atomic():
+        if PartnerKeyUsage.objects.filter(key_id=key_id, day=day).update(requests=F("requests") + count):
+            return
+        try:
+            with transaction.atomic():
+                PartnerKeyUsage.objects.create(key_id=key_id, day=day, requests=count)
+        except IntegrityError:  # another process created the row first
+            PartnerKeyUsage.objects.filter(key_id=key_id, day=day).update(requests=F("requests") + count)

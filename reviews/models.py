@@ -85,10 +85,15 @@ class Comparison(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(left_tool=models.F("right_tool")), name="comparison_of_two_tools"
+                condition=~models.Q(left_tool=models.F("right_tool")),
+                name="comparison_of_two_tools",
+                violation_error_message="Pick two different tools.",
             ),
             models.UniqueConstraint(
-                Least("left_tool", "right_tool"), Greatest("left_tool", "right_tool"), name="one_comparison_per_pair"
+                Least("left_tool", "right_tool"),
+                Greatest("left_tool", "right_tool"),
+                name="one_comparison_per_pair",
+                violation_error_message="These two tools are already curated (in this order or the other).",
             ),
         ]
 

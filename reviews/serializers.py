@@ -5,18 +5,20 @@ from tools.serializers import ToolSerializer
 
 
 class ReviewerRefSerializer(serializers.ModelSerializer):
+    # Declared so the schema does not depend on the database's small-integer range.
+    position = serializers.IntegerField(min_value=0, max_value=32767, help_text="Order on the panel (scorecard row).")
+
     class Meta:
         model = Reviewer
         fields = ["slug", "name", "lens", "bio", "position"]
 
 
-class ReviewerSerializer(serializers.ModelSerializer):
+class ReviewerSerializer(ReviewerRefSerializer):
     review_count = serializers.IntegerField(read_only=True, help_text="Reviews of published tools.")
     ship_count = serializers.IntegerField(read_only=True, help_text="Of those, how many say ship.")
 
-    class Meta:
-        model = Reviewer
-        fields = ["slug", "name", "lens", "bio", "position", "review_count", "ship_count"]
+    class Meta(ReviewerRefSerializer.Meta):
+        fields = [*ReviewerRefSerializer.Meta.fields, "review_count", "ship_count"]
 
 
 class ReviewSerializer(serializers.ModelSerializer):

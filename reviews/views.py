@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +23,6 @@ from reviews.serializers import (
     ReviewSerializer,
 )
 from tools.models import Tool
-
 
 # The seed comparison as served; a test keeps it equal to the live document.
 COMPARISON_EXAMPLE = Path(__file__).resolve().parent / "openapi_examples" / "comparison.json"
@@ -54,7 +53,9 @@ class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
         def build() -> dict:
             reviewer = get_object_or_404(Reviewer.objects.panel(), slug=slug)
             page = self.paginate_queryset(
-                _panel_reviews().filter(reviewer=reviewer).order_by("-reviewed_at", "tool__name", "id")
+                _panel_reviews()
+                .filter(reviewer=reviewer)
+                .order_by(F("reviewed_at").desc(nulls_last=True), "tool__name", "id")
             )
             return self.get_paginated_response(ReviewSerializer(page, many=True).data).data
 

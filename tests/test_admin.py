@@ -273,13 +273,6 @@ class TestVoteModeration:
 
 
 class TestToolEdits:
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "ModelAdmin saves the whole Tool row (Model.save() without update_fields), so community counters "
-            "read before a concurrent vote_cast are written back over its increment"
-        ),
-    )
     def test_saving_a_tool_while_a_vote_is_cast_keeps_the_vote(self, staff: Client, seeded: None) -> None:
         tool = Tool.objects.get(slug="code-llama-4")
         voter = UserFactory()
@@ -358,7 +351,7 @@ class TestAddForms:
         )
         assert response.status_code == 200
         assert response.context["adminform"].form.errors == {
-            "__all__": ["Constraint “one_comparison_per_pair” is violated."]
+            "__all__": ["These two tools are already curated (in this order or the other)."]
         }
         assert Comparison.objects.count() == 1
 

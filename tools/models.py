@@ -57,6 +57,9 @@ def _wilson_low(ship: str, skip: str) -> Cast:
     return (p + z2 / (Value(2.0) * n) - margin) / (Value(1.0) + z2 / n)
 
 
+COMMUNITY_COUNTERS = ("community_ship_count", "community_skip_count")
+
+
 class ToolQuerySet(models.QuerySet):
     def published(self) -> "ToolQuerySet":
         return self.filter(is_published=True)
@@ -124,6 +127,18 @@ class Tool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # The community counters belong to votes.services, which moves them with
+        # F() under a row lock. Saving a tool loaded earlier (the admin, the seed)
+        # must not write its stale copy back over a vote cast in between.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in COMMUNITY_COUNTERS
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def display_pricing_label(self) -> str:

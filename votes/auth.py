@@ -4,11 +4,20 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
+from compare_api.throttling import count_failed_authentication
+
 TOKEN_RE = re.compile(rb"[0-9a-f]{1,256}")
 
 
 class BearerTokenAuthentication(TokenAuthentication):
     """Voter tokens (`Authorization: Bearer <token>`), stored hashed and expiring (django-rest-knox)."""
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except exceptions.APIException:
+            count_failed_authentication(request)
+            raise
 
     def authenticate_credentials(self, token: bytes):
         # Knox tokens are hex. Anything else (a stray non-UTF-8 byte, a NUL that

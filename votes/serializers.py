@@ -20,6 +20,12 @@ class RegisterSerializer(serializers.ModelSerializer):
         model = User
         fields = ["username", "email", "password"]
 
+    def validate_username(self, value: str) -> str:
+        # Look-alike accounts ("Ada" beside "ada") are refused.
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("A user with that username already exists.", code="unique")
+        return value
+
     def validate(self, attrs: dict) -> dict:
         candidate = User(username=attrs["username"], email=attrs.get("email", ""))
         try:
@@ -65,6 +71,18 @@ class VoteSerializer(serializers.Serializer):
 
 class SubscriptionRequestSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
+
+    def validate_email(self, value: str) -> str:
+        """The address as stored: trimmed, lower-cased, and still deliverable and short enough."""
+        email = value.strip().lower()
+        domain = email.rpartition("@")[2]
+        try:
+            domain.encode("idna")
+        except UnicodeError:
+            raise serializers.ValidationError("Enter an email address with a valid domain.", code="invalid") from None
+        if len(email) > 254:
+            raise serializers.ValidationError("Ensure this field has no more than 254 characters.", code="max_length")
+        return email
 
 
 class SubscriptionTokenSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ was this voter's verdict before" can never interleave, and all writers take
 their locks in the same order, so they cannot deadlock.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from compare_api import caching
 from reviews.models import Verdict
 from tools.models import Tool
 from votes.models import Subscriber, SubscriberStatus, Vote
+
+logger = logging.getLogger(__name__)
 
 _COUNTER = {Verdict.SHIP: "community_ship_count", Verdict.SKIP: "community_skip_count"}
 
@@ -128,9 +131,18 @@ def newsletter_subscribe(*, email: str, link: Callable[[str, str], str]) -> None
         return
     if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         subscriber.status = SubscriberStatus.PENDING
-        subscriber.save(update_fields=["status"])
+        subscriber.confirmed_at = subscriber.unsubscribed_at = None
+        subscriber.save(update_fields=["status", "confirmed_at", "unsubscribed_at"])
     confirm = link("confirm", subscription_token(subscriber=subscriber, salt=CONFIRM_SALT))
     unsubscribe = link("unsubscribe", subscription_token(subscriber=subscriber, salt=UNSUBSCRIBE_SALT))
+    try:
+        _send_confirmation(subscriber=subscriber, confirm=confirm, unsubscribe=unsubscribe)
+    except Exception:
+        # The answer must not depend on the mail server either; asking again resends.
+        logger.exception("newsletter confirmation to subscriber %s not sent", subscriber.pk)
+
+
+def _send_confirmation(*, subscriber: Subscriber, confirm: str, unsubscribe: str) -> None:
     send_mail(
         subject="Confirm your Weekly AI Tool Verdicts subscription",
         message=(

@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from reviews.models import Comparison, Reviewer, Verdict
@@ -208,14 +207,6 @@ class TestReviewerReviews:
         )
         assert [review["reviewed_at"] for review in body["results"]] == [f"2025-01-0{rows}", f"2025-01-0{rows - 1}"]
 
-    @pytest.mark.xfail(
-        connection.vendor == "postgresql",
-        strict=True,
-        reason=(
-            "reviews/views.py ReviewerViewSet.reviews orders by '-reviewed_at' without nulls_last: "
-            "PostgreSQL puts undated reviews first, SQLite last"
-        ),
-    )
     def test_undated_reviews_come_after_dated_ones_on_every_database(self, api: APIClient) -> None:
         reviewer = ReviewerFactory(slug="forgetful")
         for slug, day in (

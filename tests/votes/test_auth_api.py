@@ -303,11 +303,6 @@ class TestToken:
         assert AuthToken.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a body over DATA_UPLOAD_MAX_MEMORY_SIZE raises RequestDataTooBig inside request.data; the exception "
-    "handler does not map it, so every DRF endpoint answers 500",
-)
 @pytest.mark.parametrize("url", [REGISTER, TOKEN])
 def test_an_oversized_body_is_a_client_error_not_500(url: str) -> None:
     body = json.dumps({"username": "ada", "password": "x" * 3_000_000})

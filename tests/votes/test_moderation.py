@@ -200,11 +200,6 @@ class TestAdminEditsTools:
         assert _counters(alpha) == _recount(alpha) == (3, 2)
         assert alpha.name == "Alpha 2"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="ToolAdmin saves with Tool.save(), which rewrites every column: the counters read when the change "
-        "form was posted overwrite a vote that landed since (lost update; seed's _upsert does the same)",
-    )
     def test_a_vote_landing_while_staff_edit_the_tool_is_kept(
         self, admin_client, alpha: Tool, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -166,11 +166,6 @@ class TestSubscribe:
         assert not Subscriber.objects.exists()
         assert mailoutbox == []
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the serializer accepts an IDN domain whose label is over 63 octets once punycoded; send_mail's "
-        "IDNA encoding then raises UnicodeError: a 500, and the Subscriber row stays behind",
-    )
     def test_an_address_whose_domain_cannot_be_encoded_is_400_not_500(self, mailoutbox) -> None:
         api = APIClient(raise_request_exception=False)
         response = api.post(SUBSCRIBE, {"email": "reader@\u00e9" + "a" * 58 + ".com"}, format="json")
@@ -178,12 +173,6 @@ class TestSubscribe:
         assert response.json()["errors"][0]["attr"] == "email"
         assert not Subscriber.objects.exists()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="newsletter_subscribe lower-cases after the serializer's 254-character check; 'İ' lower-cases to "
-        "two characters, so a 254-character address becomes 255: a 500 on PostgreSQL (varchar(254)), an over-long "
-        "row on SQLite",
-    )
     def test_an_address_that_grows_when_lower_cased_is_never_stored_over_long(self, mailoutbox) -> None:
         domain = "\u0130b." + ".".join(["c" * 40] * 5) + ".com"
         email = "a" * (254 - 1 - len(domain)) + "@" + domain

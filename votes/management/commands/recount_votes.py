@@ -10,20 +10,26 @@ from tqdm import tqdm
 
 from compare_api import caching
 from tools.models import Tool
-from votes.models import Vote
 
 BATCH = 500
 
+Comparison = tuple[int, str, tuple[int, int], tuple[int, int]]
 
-def _recount(tool_ids: list[int]) -> dict[int, tuple[int, int]]:
+
+def _compare(tool_ids: list[int]) -> list[Comparison]:
+    """(id, slug, counters, recount) per tool, read in one statement so both sides see the same votes."""
     rows = (
-        Vote.objects.filter(tool_id__in=tool_ids)
-        .order_by()
-        .values("tool_id")
-        .annotate(ship=Count("id", filter=Q(verdict="ship")), skip=Count("id", filter=Q(verdict="skip")))
+        Tool.objects.filter(id__in=tool_ids)
+        .annotate(
+            ship=Count("votes", filter=Q(votes__verdict="ship")),
+            skip=Count("votes", filter=Q(votes__verdict="skip")),
+        )
+        .values_list("id", "slug", "community_ship_count", "community_skip_count", "ship", "skip")
     )
-    counted = {row["tool_id"]: (row["ship"], row["skip"]) for row in rows}
-    return {tool_id: counted.get(tool_id, (0, 0)) for tool_id in tool_ids}
+    return [
+        (tool_id, slug, (ship, skip), (rows_ship, rows_skip))
+        for tool_id, slug, ship, skip, rows_ship, rows_skip in rows
+    ]
 
 
 class Command(BaseCommand):
@@ -41,16 +47,11 @@ class Command(BaseCommand):
         drifted: list[int] = []
         for start in range(0, len(tool_ids), BATCH):
             batch = tool_ids[start : start + BATCH]
-            counted = _recount(batch)
-            stored = Tool.objects.filter(id__in=batch).values_list(
-                "id", "slug", "community_ship_count", "community_skip_count"
-            )
-            for tool_id, slug, ship, skip in stored:
-                if (ship, skip) != counted[tool_id]:
+            for tool_id, slug, (ship, skip), (rows_ship, rows_skip) in _compare(batch):
+                if (ship, skip) != (rows_ship, rows_skip):
                     drifted.append(tool_id)
-                    actual = counted[tool_id]
                     self.stdout.write(
-                        f"drift: {slug}: counters ship={ship} skip={skip}, rows ship={actual[0]} skip={actual[1]}"
+                        f"drift: {slug}: counters ship={ship} skip={skip}, rows ship={rows_ship} skip={rows_skip}"
                     )
             progress.update(len(batch))
         progress.close()
@@ -60,9 +61,8 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     # Lock as the vote service does, so no vote lands between recount and write.
                     Tool.objects.select_for_update().filter(pk=tool_id).first()
-                    ship, skip = _recount([tool_id])[tool_id]
+                    ((_, slug, _, (ship, skip)),) = _compare([tool_id])
                     Tool.objects.filter(pk=tool_id).update(community_ship_count=ship, community_skip_count=skip)
-                    slug = Tool.objects.values_list("slug", flat=True).get(pk=tool_id)
                     caching.bump(caching.VOTES, caching.tool_version(slug))
             self.stdout.write(self.style.SUCCESS(f"repaired {len(drifted)} of {len(tool_ids)} tools"))
         elif drifted:
