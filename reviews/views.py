@@ -120,9 +120,8 @@ class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.Generic
 
         def build() -> dict:
             try:
-                document = comparison_get(left=left, right=right)
+                return comparison_get(left=left, right=right)
             except UnknownTool as unknown:
                 raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
-            return ComparisonSerializer(document).data
 
         return cached_read(request, [CATALOG, tool_version(left), tool_version(right)], build)

@@ -1,6 +1,10 @@
+from collections.abc import Mapping
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from compare_api.fields import BlankAsNullCharField, TallySerializer
+from compare_api.stats import Tally
 from tools.models import Category, PricingTier, Tool, Vendor
 
 
@@ -71,3 +75,56 @@ class ToolSerializer(serializers.ModelSerializer):
             "community",
         ]
         read_only_fields = fields
+
+
+# The tool document is built from these columns by tool_document(), on every
+# endpoint that shows a tool; ToolSerializer above declares the same shape for
+# the OpenAPI schema (a test checks the two agree).
+TOOL_COLUMNS = (
+    "slug",
+    "name",
+    "vendor__slug",
+    "vendor__name",
+    "category__slug",
+    "category__name",
+    "tagline",
+    "description",
+    "pricing_tier",
+    "pricing_label",
+    "price_from_usd",
+    "price_unit",
+    "licence",
+    "open_weights",
+    "context_window_tokens",
+    "homepage_url",
+    "panel_ship",
+    "panel_skip",
+    "community_ship_count",
+    "community_skip_count",
+)
+PRICING_LABELS = {tier.value: str(tier.label) for tier in PricingTier}
+
+
+def tool_document(row: Mapping) -> dict:
+    """A tool as clients see it, from a row of TOOL_COLUMNS (any database's raw values)."""
+    price: Decimal | float | None = row["price_from_usd"]
+    return {
+        "slug": row["slug"],
+        "name": row["name"],
+        "vendor": {"slug": row["vendor__slug"], "name": row["vendor__name"]},
+        "category": {"slug": row["category__slug"], "name": row["category__name"]},
+        "tagline": row["tagline"],
+        "description": row["description"],
+        "pricing": {
+            "tier": row["pricing_tier"],
+            "label": row["pricing_label"] or PRICING_LABELS[row["pricing_tier"]],
+            "price_from_usd": None if price is None else float(price),
+            "price_unit": row["price_unit"] or None,
+        },
+        "licence": row["licence"] or None,
+        "open_weights": bool(row["open_weights"]),
+        "context_window_tokens": row["context_window_tokens"],
+        "homepage_url": row["homepage_url"] or None,
+        "panel": Tally(row["panel_ship"], row["panel_skip"]).as_dict(),
+        "community": Tally(row["community_ship_count"], row["community_skip_count"]).as_dict(),
+    }

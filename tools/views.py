@@ -1,16 +1,19 @@
 from django.db.models import Count, Q
 from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
 
 from compare_api.caching import CATALOG, VOTES, CachedReadMixin, tool_version
 from compare_api.slugs import SLUG_SEGMENT
 from tools.filters import ToolFilter
 from tools.models import Category, Tool, Vendor
-from tools.serializers import CategorySerializer, ToolSerializer, VendorSerializer
+from tools.serializers import TOOL_COLUMNS, CategorySerializer, ToolSerializer, VendorSerializer, tool_document
 
 _published_tools = Count("tools", filter=Q(tools__is_published=True))
 
 
 class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
+    """Tool categories, with how many published tools each holds."""
+
     queryset = Category.objects.annotate(tool_count=_published_tools).order_by("name", "id")
     serializer_class = CategorySerializer
     lookup_field = "slug"
@@ -20,6 +23,8 @@ class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
+    """The companies behind the tools, with how many published tools each has."""
+
     queryset = Vendor.objects.annotate(tool_count=_published_tools).order_by("name", "id")
     serializer_class = VendorSerializer
     lookup_field = "slug"
@@ -51,3 +56,15 @@ class ToolViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
         if "slug" in kwargs:
             return [CATALOG, tool_version(kwargs["slug"])]
         return [CATALOG, VOTES]
+
+    # Plain rows and tool_document(), not model instances and ToolSerializer: same
+    # JSON, a fraction of the CPU (ToolSerializer documents the shape for the schema).
+    def list_document(self, request, *args: object, **kwargs: str) -> dict:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values(*TOOL_COLUMNS))
+        return self.get_paginated_response([tool_document(row) for row in page]).data
+
+    def retrieve_document(self, request, slug: str) -> dict:
+        row = self.get_queryset().filter(slug=slug).values(*TOOL_COLUMNS).first()
+        if row is None:
+            raise NotFound()
+        return tool_document(row)

@@ -6,16 +6,21 @@ same rows with the same ids, so votes and history attached to them survive.
 """
 
 import json
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.db.models import Q
+from tqdm import tqdm
 
+from compare_api import caching
 from reviews.models import Comparison, Review, Reviewer
+from reviews.scale import ScaleSize, scale_load
 from tools.models import Category, Tool, Vendor
 
 SEEDS_DIR = Path(settings.BASE_DIR) / "seeds"
@@ -26,12 +31,39 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="*", type=Path, help="Seed files (default: every seeds/*.json).")
+        scale = parser.add_argument_group("scale dataset (benchmarks)")
+        scale.add_argument("--scale", action="store_true", help="Also add the synthetic catalogue of reviews/scale.py.")
+        scale.add_argument("--tools", type=int, default=ScaleSize.tools)
+        scale.add_argument("--reviewers", type=int, default=ScaleSize.reviewers)
+        scale.add_argument("--voters", type=int, default=ScaleSize.voters)
+        scale.add_argument("--votes-per-voter", type=int, default=ScaleSize.votes_per_voter)
+        scale.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
 
-    def handle(self, *args: Any, files: list[Path], **options: Any) -> None:
+    def handle(self, *args: Any, files: list[Path], scale: bool, **options: Any) -> None:
         for path in files or sorted(SEEDS_DIR.glob("*.json")):
             outcome = seed_load(data=json.loads(path.read_text(encoding="utf-8")))
             summary = ", ".join(f"{count} {what}" for what, count in sorted(outcome.items()))
             self.stdout.write(f"{path.name}: {summary}")
+        if scale:
+            self._scale(options)
+
+    def _scale(self, options: dict) -> None:
+        size = ScaleSize(
+            tools=options["tools"],
+            reviewers=options["reviewers"],
+            voters=options["voters"],
+            votes_per_voter=options["votes_per_voter"],
+        )
+        rows = size.tools * size.reviewers + size.voters * (1 + size.votes_per_voter)
+        started = time.monotonic()
+        with tqdm(total=rows, unit="row", disable=options["no_progress"] or not sys.stderr.isatty()) as bar:
+            try:
+                created = scale_load(size=size, progress=bar.update)
+            except ValueError as error:
+                raise CommandError(str(error)) from None
+        caching.bump_now(caching.CATALOG, caching.VOTES)
+        summary = ", ".join(f"{count:,} {what}" for what, count in created.items())
+        self.stdout.write(f"scale dataset: {summary} in {time.monotonic() - started:.0f} s")
 
 
 def _upsert(model: type[models.Model], outcome: Counter, lookup: dict, values: dict) -> models.Model:

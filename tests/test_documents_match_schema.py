@@ -1,0 +1,86 @@
+"""The hot paths build documents as plain data; the schema is declared by serializers. They must agree."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.factories import ReviewerFactory, ReviewFactory, ToolFactory
+from tools.models import Tool
+from tools.serializers import TOOL_COLUMNS, ToolSerializer, tool_document
+
+pytestmark = pytest.mark.django_db
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parent.parent / "schema.yml").read_text())
+
+
+def _json_schema(component: str) -> dict:
+    """An OpenAPI 3.0 component as JSON Schema (2020-12): `nullable` becomes a null alternative,
+    boolean exclusive bounds become numbers, refs point at $defs."""
+
+    def convert(node: object) -> object:
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: convert(value) for key, value in node.items()}
+        if "$ref" in node:
+            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
+        for bound in ("Maximum", "Minimum"):
+            if node.get(f"exclusive{bound}") is True:  # 3.0's boolean form
+                node[f"exclusive{bound}"] = node.pop(bound.lower())
+        if node.pop("nullable", False):
+            return {"anyOf": [node, {"type": "null"}]}
+        return node
+
+    definitions = convert(SCHEMA["components"]["schemas"])
+    return {"$ref": f"#/$defs/{component}", "$defs": definitions}
+
+
+@pytest.fixture
+def tools() -> list[Tool]:
+    plain = ToolFactory(slug="plain")
+    priced = ToolFactory(
+        slug="priced",
+        pricing_tier="paid",
+        pricing_label="From $20",
+        price_from_usd=Decimal("19.99"),
+        price_unit="per seat per month",
+        licence="Apache-2.0",
+        open_weights=True,
+        context_window_tokens=200_000,
+        homepage_url="https://example.com/priced",
+    )
+    reviewer = ReviewerFactory(position=50)
+    ReviewFactory(reviewer=reviewer, tool=priced, verdict="skip")
+    return [plain, priced]
+
+
+def test_tool_document_equals_the_tool_serializer(tools: list[Tool]) -> None:
+    for tool in Tool.objects.for_api().order_by("slug"):
+        row = Tool.objects.for_api().filter(pk=tool.pk).values(*TOOL_COLUMNS).get()
+        assert json.loads(json.dumps(tool_document(row))) == json.loads(
+            json.dumps(ToolSerializer(tool).data, default=float)
+        )
+
+
+def test_served_documents_validate_against_the_schema(api, tools: list[Tool], seeded) -> None:
+    checks = {
+        "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/": "Comparison",
+        "/api/v1/comparisons/plain-vs-priced/": "Comparison",
+        "/api/v1/tools/priced/": "Tool",
+        "/api/v1/tools/": "PaginatedToolList",
+    }
+    for url, component in checks.items():
+        response = api.get(url)
+        assert response.status_code == 200
+        jsonschema.validate(response.json(), _json_schema(component))
+
+
+def test_the_check_can_fail(api, tools: list[Tool]) -> None:
+    document = api.get("/api/v1/tools/priced/").json()
+    document["panel"]["ship_rate"] = "0.75"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, _json_schema("Tool"))
