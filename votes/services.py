@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from compare_api import caching
 from reviews.models import Verdict
-from tools.models import Tool
+from tools.models import COMMUNITY_COUNTERS, Tool
 from votes.models import Subscriber, SubscriberStatus, Vote
 
 logger = logging.getLogger(__name__)
@@ -35,17 +35,18 @@ class VoteResult:
 
 
 def _locked_tool(tool_id: int) -> Tool:
-    return Tool.objects.select_for_update().only("id").get(pk=tool_id)
+    """Lock the tool row and read its counters: under the lock they are exact until commit."""
+    return Tool.objects.select_for_update().only("id", "slug", *COMMUNITY_COUNTERS).get(pk=tool_id)
 
 
-def _bump(tool_id: int, **deltas: int) -> None:
-    Tool.objects.filter(pk=tool_id).update(**{field: F(field) + delta for field, delta in deltas.items() if delta})
-
-
-def _refreshed(tool_id: int) -> Tool:
-    """The tool's new counters; documents showing them are rebuilt once this commits."""
-    tool = Tool.objects.only("id", "slug", "community_ship_count", "community_skip_count").get(pk=tool_id)
-    caching.bump(caching.VOTES, caching.tool_version(tool.slug))
+def _apply(tool: Tool, **deltas: int) -> Tool:
+    """Move the locked tool's counters in the database and in `tool`; its documents go stale at commit."""
+    deltas = {field: delta for field, delta in deltas.items() if delta}
+    if deltas:
+        Tool.objects.filter(pk=tool.pk).update(**{field: F(field) + delta for field, delta in deltas.items()})
+        for field, delta in deltas.items():
+            setattr(tool, field, getattr(tool, field) + delta)
+        caching.bump(caching.VOTES, caching.tool_version(tool.slug))
     return tool
 
 
@@ -53,28 +54,27 @@ def _refreshed(tool_id: int) -> Tool:
 def vote_cast(*, voter: AbstractBaseUser, tool: Tool, verdict: str) -> VoteResult:
     """Cast or change `voter`'s vote on `tool`; repeating a vote changes nothing."""
     verdict = Verdict(verdict)
-    _locked_tool(tool.pk)
+    locked = _locked_tool(tool.pk)
     vote = Vote.objects.filter(voter=voter, tool_id=tool.pk).first()
     if vote is None:
         vote = Vote.objects.create(voter=voter, tool_id=tool.pk, verdict=verdict)
-        _bump(tool.pk, **{_COUNTER[verdict]: 1})
-        return VoteResult(vote=vote, created=True, tool=_refreshed(tool.pk))
+        return VoteResult(vote=vote, created=True, tool=_apply(locked, **{_COUNTER[verdict]: 1}))
     if vote.verdict != verdict:
-        _bump(tool.pk, **{_COUNTER[Verdict(vote.verdict)]: -1, _COUNTER[verdict]: 1})
+        _apply(locked, **{_COUNTER[Verdict(vote.verdict)]: -1, _COUNTER[verdict]: 1})
         vote.verdict = verdict
         vote.save(update_fields=["verdict", "updated_at"])
-    return VoteResult(vote=vote, created=False, tool=_refreshed(tool.pk))
+    return VoteResult(vote=vote, created=False, tool=locked)
 
 
 @transaction.atomic
 def vote_withdraw(*, voter: AbstractBaseUser, tool: Tool) -> VoteResult:
     """Remove `voter`'s vote on `tool`; `vote` is None when there was none."""
-    _locked_tool(tool.pk)
+    locked = _locked_tool(tool.pk)
     vote = Vote.objects.filter(voter=voter, tool_id=tool.pk).first()
     if vote is not None:
         vote.delete()
-        _bump(tool.pk, **{_COUNTER[Verdict(vote.verdict)]: -1})
-    return VoteResult(vote=vote, created=False, tool=_refreshed(tool.pk))
+        _apply(locked, **{_COUNTER[Verdict(vote.verdict)]: -1})
+    return VoteResult(vote=vote, created=False, tool=locked)
 
 
 @transaction.atomic
@@ -82,15 +82,13 @@ def votes_remove(*, votes: list[Vote]) -> int:
     """Moderation: delete these votes (any voters, any tools) and correct the counters."""
     removed = 0
     for tool_id in sorted({vote.tool_id for vote in votes}):
-        _locked_tool(tool_id)
+        locked = _locked_tool(tool_id)
         ids = [vote.pk for vote in votes if vote.tool_id == tool_id]
         # Count under the lock: a vote may have changed or gone meanwhile.
         current = dict(Vote.objects.filter(pk__in=ids).order_by().values_list("verdict").annotate(n=Count("id")))
         Vote.objects.filter(pk__in=ids).delete()
-        _bump(tool_id, **{_COUNTER[Verdict(verdict)]: -count for verdict, count in current.items()})
+        _apply(locked, **{_COUNTER[Verdict(verdict)]: -count for verdict, count in current.items()})
         removed += sum(current.values())
-    slugs = Tool.objects.filter(pk__in={vote.tool_id for vote in votes}).values_list("slug", flat=True)
-    caching.bump(caching.VOTES, *map(caching.tool_version, slugs))
     return removed
 
 

@@ -3,6 +3,7 @@ from collections.abc import Callable
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.models import AuthToken
 from rest_framework import status
@@ -64,6 +65,7 @@ class TokenView(APIView):
         user = authenticate(request._request, **credentials.validated_data)
         if user is None:
             raise ValidationError("Unable to log in with the username and password given.", code="invalid_credentials")
+        AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, token = AuthToken.objects.create(user=user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)
 
