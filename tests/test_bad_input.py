@@ -1,0 +1,622 @@
+"""Bad input to every endpoint: the exact status and JSON error, no row changed, never a 500."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import CategoryFactory, ToolFactory, UserFactory, VendorFactory
+from tests.helpers import bearer
+from tools.models import Tool
+from votes.models import Subscriber, SubscriberStatus, Vote
+
+pytestmark = pytest.mark.django_db
+
+VOTE = "/api/v1/tools/code-llama-4/vote/"
+REGISTER = "/api/v1/auth/register/"
+TOKEN = "/api/v1/auth/token/"
+LOGOUT = "/api/v1/auth/logout/"
+SUBSCRIBE = "/api/v1/newsletter/subscriptions/"
+CONFIRM = "/api/v1/newsletter/confirm/"
+UNSUBSCRIBE = "/api/v1/newsletter/unsubscribe/"
+TOOLS = "/api/v1/tools/"
+PAIR = "code-llama-4-vs-mistral-large-3"
+PASSWORD = "a long passphrase 42"
+LONG = "a" * 5000
+RTL = "%E2%80%AE"  # U+202E RIGHT-TO-LEFT OVERRIDE, as a URL carries it
+ROCKET = "%F0%9F%9A%80"  # U+1F680, an emoji
+# Valid JSON for a vote, padded with whitespace one byte past the limit: only the size is wrong.
+OVERSIZED = b'{"verdict": "ship"}'.rjust(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+SNAPSHOT_APPS = {"tools", "reviews", "votes", "partners", "knox"}
+
+
+def error(code: str, detail: str) -> dict:
+    return {"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]}
+
+
+def invalid(*errors: tuple[str | None, str, str]) -> dict:
+    """A validation error from (attr, code, detail) triples."""
+    return {"type": "validation_error", "errors": [{"code": c, "detail": d, "attr": a} for a, c, d in errors]}
+
+
+def parse_error(reason: str) -> dict:
+    return error("parse_error", f"JSON parse error - {reason}")
+
+
+def not_allowed(method: str) -> dict:
+    return error("method_not_allowed", f'Method "{method}" not allowed.')
+
+
+def unsupported(media_type: str) -> dict:
+    return error("unsupported_media_type", f'Unsupported media type "{media_type}" in request.')
+
+
+NO_ROUTE = error("not_found", "No such resource.")  # the URL resolver: no route matches
+NOT_FOUND = error("not_found", "Not found.")  # a route matched, no published row did
+BAD_PAIR = error("not_found", "A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
+INVALID_PAGE = error("not_found", "Invalid page.")
+NUL_QUERY = error("invalid_query", "The query string may not contain NUL bytes.")
+NO_CREDENTIALS = error("not_authenticated", "Authentication credentials were not provided.")
+BAD_TOKEN = error("authentication_failed", "Invalid token.")
+BAD_KEY = error("authentication_failed", "Malformed API key: send `Authorization: Api-Key <key>`.")
+TOO_LARGE = error("request_too_large", "The request body is too large.")
+SAME_TOOL = invalid(("pair", "invalid", "Compare two different tools."))
+BAD_LINK = invalid(("token", "invalid", "This link is invalid or has expired."))
+NO_MATCH = {"count": 0, "next": None, "previous": None, "results": []}
+REQUIRED = "This field is required."
+BAD_USERNAME = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
+NUL_CHARS = "Null characters are not allowed."
+NESTED = parse_error("the document is nested too deeply.")  # what a fix should answer (see the xfail reasons)
+
+
+def not_a_dict(kind: str) -> dict:
+    return invalid(("non_field_errors", "invalid", f"Invalid data. Expected a dictionary, but got {kind}."))
+
+
+def no_tool(slug: str) -> dict:
+    return error("not_found", f"No published tool has the slug '{slug}'.")
+
+
+DEEP_JSON_500 = pytest.mark.xfail(
+    strict=True,
+    reason="BUG: JSON nested ~1000+ deep raises RecursionError in DRF's JSONParser -> 500 (all JSON write endpoints)",
+)
+SCHEMA_ERRORS_NOT_JSON = pytest.mark.xfail(
+    strict=True, reason="BUG: errors from /api/schema/ (YAML) and /api/docs/, /api/redoc/ (HTML) are not JSON"
+)
+
+
+@dataclass(frozen=True)
+class Bad:
+    method: str
+    path: str
+    status: int
+    expected: dict
+    body: bytes = b""
+    content_type: str = "application/json"
+    caller: str = "anonymous"  # or "voter" (a Bearer token of the voter "ada")
+    authorization: str | None = None  # a literal Authorization header instead
+    accept: str | None = None
+
+
+def case(name: str, *args: object, marks: tuple = (), **kwargs: object):
+    return pytest.param(Bad(*args, **kwargs), id=name, marks=marks)
+
+
+def voter_put(name: str, body: bytes, status: int, expected: dict, **kwargs: object):
+    return case(name, "PUT", VOTE, status, expected, body=body, caller="voter", **kwargs)
+
+
+CATALOG = [
+    # Bodies that are not JSON objects.
+    voter_put("malformed-json", b'{"verdict": ', 400, parse_error("Expecting value: line 1 column 13 (char 12)")),
+    case(
+        "malformed-json-register",
+        "POST",
+        REGISTER,
+        400,
+        parse_error("Expecting property name enclosed in double quotes: line 1 column 19 (char 18)"),
+        body=b'{"username": "x", }',
+    ),
+    voter_put("json-array", b'[{"verdict": "ship"}]', 400, not_a_dict("list")),
+    voter_put("json-scalar", b"42", 400, not_a_dict("int")),
+    voter_put("json-null", b"null", 400, invalid(("non_field_errors", "null", "No data provided"))),
+    case("json-string-register", "POST", REGISTER, 400, not_a_dict("str"), body=b'"ada"'),
+    case("json-array-subscribe", "POST", SUBSCRIBE, 400, not_a_dict("list"), body=b'["a@example.com"]'),
+    # The link views read `token` from an object only; anything else is a missing token.
+    case(
+        "json-array-confirm",
+        "POST",
+        CONFIRM,
+        400,
+        invalid(("token", "null", "This field may not be null.")),
+        body=b'["token"]',
+    ),
+    voter_put(
+        "json-nan", b'{"verdict": NaN}', 400, parse_error("Out of range float values are not JSON compliant: 'NaN'")
+    ),
+    voter_put(
+        "json-5000-digit-number",
+        b'{"verdict": ' + b"9" * 5000 + b"}",
+        400,
+        parse_error(
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits; "
+            "use sys.set_int_max_str_digits() to increase the limit"
+        ),
+    ),
+    voter_put("json-nested-10000-deep", b"[" * 10000, 400, NESTED, marks=(DEEP_JSON_500,)),
+    case(
+        "json-nested-10000-deep-register",
+        "POST",
+        REGISTER,
+        400,
+        NESTED,
+        body=b'{"a":' * 10000 + b"1" + b"}" * 10000,
+        marks=(DEEP_JSON_500,),
+    ),
+    voter_put(
+        "invalid-utf8",
+        b'{"verdict": "\xff\xfe"}',
+        400,
+        parse_error("'utf-8' codec can't decode byte 0xff in position 13: invalid start byte"),
+    ),
+    case(
+        "invalid-utf8-subscribe",
+        "POST",
+        SUBSCRIBE,
+        400,
+        parse_error("'utf-8' codec can't decode byte 0xc3 in position 11: invalid continuation byte"),
+        body=b'{"email": "\xc3(@example.com"}',
+    ),
+    voter_put("over-the-size-limit", OVERSIZED, 413, TOO_LARGE),
+    case("over-the-size-limit-register", "POST", REGISTER, 413, TOO_LARGE, body=OVERSIZED),
+    # JSON only.
+    voter_put(
+        "form-encoded",
+        b"verdict=ship",
+        415,
+        unsupported("application/x-www-form-urlencoded"),
+        content_type="application/x-www-form-urlencoded",
+    ),
+    case(
+        "text-plain",
+        "POST",
+        REGISTER,
+        415,
+        unsupported("text/plain"),
+        body=b"ada",
+        content_type="text/plain",
+    ),
+    case(
+        "xml",
+        "POST",
+        SUBSCRIBE,
+        415,
+        unsupported("application/xml"),
+        body=b"<email>a@example.com</email>",
+        content_type="application/xml",
+    ),
+    voter_put("no-content-type", b'{"verdict": "ship"}', 415, unsupported(""), content_type=""),
+    case(
+        "accept-xml",
+        "GET",
+        TOOLS,
+        406,
+        error("not_acceptable", "Could not satisfy the request Accept header."),
+        accept="application/xml",
+    ),
+    # Fields with the wrong value.
+    voter_put(
+        "verdict-not-a-choice",
+        b'{"verdict": "maybe"}',
+        400,
+        invalid(("verdict", "invalid_choice", '"maybe" is not a valid choice.')),
+    ),
+    voter_put(
+        "verdict-with-nul",
+        b'{"verdict": "ship\\u0000"}',
+        400,
+        invalid(("verdict", "invalid_choice", '"ship\x00" is not a valid choice.')),
+    ),
+    case(
+        "register-nothing",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "required", REQUIRED), ("password", "required", REQUIRED)),
+        body=b"{}",
+    ),
+    case(
+        "register-nul-in-username",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "invalid", BAD_USERNAME), ("username", "null_characters_not_allowed", NUL_CHARS)),
+        body=b'{"username": "a\\u0000b", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-rtl-override-in-username",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "invalid", BAD_USERNAME)),
+        body=b'{"username": "ada\\u202egpj.exe", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-emoji-username",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "invalid", BAD_USERNAME)),
+        body='{"username": "\U0001f680", "password": "a long passphrase 42"}'.encode(),
+    ),
+    case(
+        "register-5000-character-username",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "max_length", "Ensure this field has no more than 150 characters.")),
+        body=f'{{"username": "{LONG}", "password": "{PASSWORD}"}}'.encode(),
+    ),
+    case(
+        "register-look-alike-username",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "unique", "A user with that username already exists.")),
+        body=b'{"username": "ADA", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-weak-password",
+        "POST",
+        REGISTER,
+        400,
+        invalid(
+            ("password", "password_too_short", "This password is too short. It must contain at least 8 characters."),
+            ("password", "password_too_common", "This password is too common."),
+            ("password", "password_entirely_numeric", "This password is entirely numeric."),
+        ),
+        body=b'{"username": "bob", "password": "123"}',
+    ),
+    # The token endpoint refuses passwords over 4096 characters, so such an account could never log in.
+    case(
+        "register-password-no-one-could-log-in-with",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("password", "max_length", "Ensure this field has no more than 4096 characters.")),
+        body=f'{{"username": "bob", "password": "Zq9{"x7y" * 1700}"}}'.encode(),
+        marks=(
+            pytest.mark.xfail(
+                strict=True, reason="BUG: register accepts >4096-char passwords that POST auth/token/ refuses"
+            ),
+        ),
+    ),
+    case(
+        "token-wrong-password",
+        "POST",
+        TOKEN,
+        400,
+        invalid((None, "invalid_credentials", "Unable to log in with the username and password given.")),
+        body=b'{"username": "ada", "password": "not the password"}',
+    ),
+    case(
+        "token-nul-in-username",
+        "POST",
+        TOKEN,
+        400,
+        invalid(("username", "null_characters_not_allowed", NUL_CHARS)),
+        body=b'{"username": "ada\\u0000", "password": "x"}',
+    ),
+    case(
+        "subscribe-not-an-email",
+        "POST",
+        SUBSCRIBE,
+        400,
+        invalid(("email", "invalid", "Enter a valid email address.")),
+        body=b'{"email": "not-an-email"}',
+    ),
+    case(
+        "subscribe-nul-in-email",
+        "POST",
+        SUBSCRIBE,
+        400,
+        invalid(
+            ("email", "null_characters_not_allowed", NUL_CHARS), ("email", "invalid", "Enter a valid email address.")
+        ),
+        body=b'{"email": "a\\u0000@example.com"}',
+    ),
+    case(
+        "subscribe-300-character-email",
+        "POST",
+        SUBSCRIBE,
+        400,
+        invalid(("email", "max_length", "Ensure this field has no more than 254 characters.")),
+        body=f'{{"email": "{"a" * 288}@example.com"}}'.encode(),
+    ),
+    case("confirm-without-token", "GET", CONFIRM, 400, invalid(("token", "null", "This field may not be null."))),
+    case("confirm-forged-token", "GET", f"{CONFIRM}?token=forged:abc", 400, BAD_LINK),
+    case("unsubscribe-forged-token", "POST", UNSUBSCRIBE, 400, BAD_LINK, body=b'{"token": "forged"}'),
+    case(
+        "confirm-2000-character-token",
+        "POST",
+        CONFIRM,
+        400,
+        invalid(("token", "max_length", "Ensure this field has no more than 1000 characters.")),
+        body=f'{{"token": "{"a" * 2000}"}}'.encode(),
+    ),
+    # Paths: slugs are [-a-zA-Z0-9_]+, so odd characters never reach a query.
+    case("nul-in-path", "GET", "/api/v1/tools/code-llama-4%00/", 404, NO_ROUTE),
+    case("nul-in-vote-path", "PUT", "/api/v1/tools/code-llama-4%00/vote/", 404, NO_ROUTE, caller="voter"),
+    case("control-character-in-path", "GET", "/api/v1/tools/code%01llama-4/reviews/", 404, NO_ROUTE),
+    case("nul-in-comparison", "GET", "/api/v1/comparisons/code-llama-4%00-vs-mistral-large-3/", 404, BAD_PAIR),
+    case("invalid-utf8-in-path", "GET", "/api/v1/tools/%FF/", 404, NO_ROUTE),
+    case("rtl-override-in-slug", "GET", f"/api/v1/tools/code-llama-4{RTL}/", 404, NO_ROUTE),
+    case(
+        "rtl-override-in-comparison", "GET", f"/api/v1/comparisons/code-llama-4{RTL}-vs-mistral-large-3/", 404, BAD_PAIR
+    ),
+    case("emoji-slug", "GET", f"/api/v1/reviewers/{ROCKET}/", 404, NO_ROUTE),
+    case("emoji-in-comparison", "GET", f"/api/v1/comparisons/{ROCKET}-vs-code-llama-4/", 404, BAD_PAIR),
+    case("5000-character-tool-slug", "GET", f"/api/v1/tools/{LONG}/", 404, NOT_FOUND),
+    case("5000-character-category-slug", "GET", f"/api/v1/categories/{LONG}/", 404, NOT_FOUND),
+    case("5000-character-vote-slug", "PUT", f"/api/v1/tools/{LONG}/vote/", 404, NOT_FOUND, caller="voter"),
+    case("5000-character-comparison", "GET", f"/api/v1/comparisons/{LONG}-vs-code-llama-4/", 404, BAD_PAIR),
+    # Query strings.
+    case("nul-in-query", "GET", f"{TOOLS}?search=code%00", 400, NUL_QUERY),
+    case("raw-nul-in-query", "GET", "/api/v1/comparisons/?page=1\x00", 400, NUL_QUERY),
+    case(
+        "nul-in-query-of-a-write", "PUT", f"{VOTE}?x=%00", 400, NUL_QUERY, body=b'{"verdict": "ship"}', caller="voter"
+    ),
+    case("control-character-in-search", "GET", f"{TOOLS}?search=code%01", 200, NO_MATCH),
+    case("invalid-utf8-in-search", "GET", f"{TOOLS}?search=%FF", 200, NO_MATCH),
+    case("sql-in-search", "GET", f"{TOOLS}?search=%27%20OR%201%3D1%20--", 200, NO_MATCH),
+    case("sql-drop-in-search", "GET", f"{TOOLS}?search=%27%3B%20DROP%20TABLE%20tools_tool%3B%20--", 200, NO_MATCH),
+    case("script-in-search", "GET", f"{TOOLS}?search=%3Cscript%3Ealert(1)%3C/script%3E", 200, NO_MATCH),
+    case("script-in-category-search", "GET", "/api/v1/categories/?search=%3Cscript%3E", 200, NO_MATCH),
+    case("like-wildcards-in-search", "GET", f"{TOOLS}?search=%25%20_", 200, NO_MATCH),
+    case("5000-character-search", "GET", f"{TOOLS}?search={LONG}", 200, NO_MATCH),
+    # 1000 terms fit gunicorn's 4094-byte request line; each is one more AND in the WHERE clause.
+    case(
+        "1000-search-terms",
+        "GET",
+        f"{TOOLS}?search={'z,' * 1000}",
+        200,
+        NO_MATCH,
+        marks=(
+            pytest.mark.xfail(
+                connection.vendor == "sqlite",
+                strict=True,
+                reason="BUG (SQLite): ~1000 search terms exceed SQLite's expression depth -> OperationalError, 500",
+            ),
+        ),
+    ),
+    case(
+        "unknown-pricing-tier",
+        "GET",
+        f"{TOOLS}?pricing_tier=bogus",
+        400,
+        invalid(
+            ("pricing_tier", "invalid_choice", "Select a valid choice. bogus is not one of the available choices.")
+        ),
+    ),
+    case("unknown-format", "GET", f"{TOOLS}?format=xml", 404, NOT_FOUND),
+    # Pages that do not exist (DRF's PageNumberPagination; page_size is in test_invalid_page_sizes_fall_back).
+    case("page-0", "GET", f"{TOOLS}?page=0", 404, INVALID_PAGE),
+    case("page-negative", "GET", f"{TOOLS}?page=-1", 404, INVALID_PAGE),
+    case("page-not-a-number", "GET", "/api/v1/comparisons/?page=x", 404, INVALID_PAGE),
+    case("page-10-to-the-20", "GET", f"/api/v1/reviewers/the-builder/reviews/?page={10**20}", 404, INVALID_PAGE),
+    case("page-past-the-end", "GET", f"{TOOLS}?page=2", 404, INVALID_PAGE),
+    # Unknown and unpublished tools on every tool-scoped endpoint.
+    case("unknown-tool", "GET", "/api/v1/tools/nope/", 404, NOT_FOUND),
+    case("unpublished-tool", "GET", "/api/v1/tools/hidden/", 404, NOT_FOUND),
+    case("unknown-tool-reviews", "GET", "/api/v1/tools/nope/reviews/", 404, NOT_FOUND),
+    case("unpublished-tool-reviews", "GET", "/api/v1/tools/hidden/reviews/", 404, NOT_FOUND),
+    case(
+        "vote-on-unknown-tool",
+        "PUT",
+        "/api/v1/tools/nope/vote/",
+        404,
+        NOT_FOUND,
+        body=b'{"verdict": "ship"}',
+        caller="voter",
+    ),
+    case(
+        "vote-on-unpublished-tool",
+        "PUT",
+        "/api/v1/tools/hidden/vote/",
+        404,
+        NOT_FOUND,
+        body=b'{"verdict": "ship"}',
+        caller="voter",
+    ),
+    case("read-vote-on-unpublished-tool", "GET", "/api/v1/tools/hidden/vote/", 404, NOT_FOUND, caller="voter"),
+    case("withdraw-vote-on-unknown-tool", "DELETE", "/api/v1/tools/nope/vote/", 404, NOT_FOUND, caller="voter"),
+    case(
+        "no-vote-to-withdraw",
+        "DELETE",
+        VOTE,
+        404,
+        error("not_found", "You have not voted on this tool."),
+        caller="voter",
+    ),
+    # Anonymous callers learn nothing about which tools exist.
+    case("anonymous-vote-on-unknown-tool", "PUT", "/api/v1/tools/nope/vote/", 401, NO_CREDENTIALS, body=b"{}"),
+    case("unknown-left-tool", "GET", "/api/v1/comparisons/nope-vs-code-llama-4/", 404, no_tool("nope")),
+    case("unpublished-right-tool", "GET", "/api/v1/comparisons/code-llama-4-vs-hidden/", 404, no_tool("hidden")),
+    case("three-tools", "GET", "/api/v1/comparisons/a-vs-b-vs-c/", 404, BAD_PAIR),
+    case("upper-case-pair", "GET", "/api/v1/comparisons/Code-Llama-4-vs-mistral-large-3/", 404, BAD_PAIR),
+    case("tool-compared-with-itself", "GET", "/api/v1/comparisons/code-llama-4-vs-code-llama-4/", 400, SAME_TOOL),
+    case("unpublished-tool-compared-with-itself", "GET", "/api/v1/comparisons/hidden-vs-hidden/", 400, SAME_TOOL),
+    # Credentials that are not credentials.
+    case("garbage-bearer-token", "GET", TOOLS, 401, BAD_TOKEN, authorization="Bearer garbage"),
+    case(
+        "unknown-hex-bearer-token",
+        "PUT",
+        VOTE,
+        401,
+        BAD_TOKEN,
+        body=b'{"verdict": "ship"}',
+        authorization="Bearer " + "ab" * 32,
+    ),
+    case("bearer-token-with-nul", "GET", TOOLS, 401, BAD_TOKEN, authorization="Bearer ab\x00cd"),
+    case(
+        "bearer-without-token",
+        "GET",
+        "/api/v1/comparisons/",
+        401,
+        error("authentication_failed", "Invalid token header. No credentials provided."),
+        authorization="Bearer",
+    ),
+    case(
+        "bearer-token-with-spaces",
+        "POST",
+        LOGOUT,
+        401,
+        error("authentication_failed", "Invalid token header. Token string should not contain spaces."),
+        authorization="Bearer a b",
+    ),
+    case("garbage-api-key", "GET", TOOLS, 401, BAD_KEY, authorization="Api-Key garbage"),
+    case("api-key-without-key", "GET", f"/api/v1/comparisons/{PAIR}/", 401, BAD_KEY, authorization="Api-Key"),
+    case(
+        "unknown-api-key",
+        "GET",
+        "/api/v1/reviewers/",
+        401,
+        error("authentication_failed", "Unknown API key."),
+        authorization="Api-Key abcdefgh." + "a" * 32,
+    ),
+    case("anonymous-vote", "PUT", VOTE, 401, NO_CREDENTIALS, body=b'{"verdict": "ship"}'),
+    case("anonymous-logout", "POST", LOGOUT, 401, NO_CREDENTIALS),
+    # Anonymous callers are refused before the method is looked at.
+    case("anonymous-wrong-method-on-vote", "POST", VOTE, 401, NO_CREDENTIALS),
+    # A wrong method on every route.
+    case("post-categories", "POST", "/api/v1/categories/", 405, not_allowed("POST")),
+    case("delete-category", "DELETE", "/api/v1/categories/developer-tools/", 405, not_allowed("DELETE")),
+    case("put-vendors", "PUT", "/api/v1/vendors/", 405, not_allowed("PUT")),
+    case("patch-vendor", "PATCH", "/api/v1/vendors/meta/", 405, not_allowed("PATCH")),
+    case("post-tools", "POST", TOOLS, 405, not_allowed("POST"), body=b'{"slug": "new"}'),
+    case("delete-tool", "DELETE", "/api/v1/tools/code-llama-4/", 405, not_allowed("DELETE"), caller="voter"),
+    case("post-tool-reviews", "POST", "/api/v1/tools/code-llama-4/reviews/", 405, not_allowed("POST")),
+    case("post-reviewers", "POST", "/api/v1/reviewers/", 405, not_allowed("POST")),
+    case("put-reviewer", "PUT", "/api/v1/reviewers/the-builder/", 405, not_allowed("PUT")),
+    case("delete-reviewer-reviews", "DELETE", "/api/v1/reviewers/the-builder/reviews/", 405, not_allowed("DELETE")),
+    case("post-comparisons", "POST", "/api/v1/comparisons/", 405, not_allowed("POST")),
+    case("put-comparison", "PUT", f"/api/v1/comparisons/{PAIR}/", 405, not_allowed("PUT")),
+    case("get-register", "GET", REGISTER, 405, not_allowed("GET")),
+    case("get-token", "GET", TOKEN, 405, not_allowed("GET")),
+    case("get-logout", "GET", LOGOUT, 405, not_allowed("GET"), caller="voter"),
+    case("post-vote", "POST", VOTE, 405, not_allowed("POST"), body=b'{"verdict": "ship"}', caller="voter"),
+    case("patch-vote", "PATCH", VOTE, 405, not_allowed("PATCH"), body=b'{"verdict": "ship"}', caller="voter"),
+    case("get-subscriptions", "GET", SUBSCRIBE, 405, not_allowed("GET")),
+    case("delete-confirm", "DELETE", CONFIRM, 405, not_allowed("DELETE")),
+    case("put-unsubscribe", "PUT", UNSUBSCRIBE, 405, not_allowed("PUT")),
+    case("post-schema-json", "POST", "/api/schema/?format=json", 405, not_allowed("POST")),
+    case("post-schema", "POST", "/api/schema/", 405, not_allowed("POST"), marks=(SCHEMA_ERRORS_NOT_JSON,)),
+    case("post-docs", "POST", "/api/docs/", 405, not_allowed("POST"), marks=(SCHEMA_ERRORS_NOT_JSON,)),
+    case("delete-redoc", "DELETE", "/api/redoc/", 405, not_allowed("DELETE"), marks=(SCHEMA_ERRORS_NOT_JSON,)),
+]
+
+
+def snapshot() -> dict[str, list[dict]]:
+    """Every row an API request could write: accounts, tokens, the catalog, votes, subscribers, partner keys."""
+    models = [get_user_model(), *(m for m in apps.get_models() if m._meta.app_label in SNAPSHOT_APPS)]
+    return {model._meta.label: list(model._base_manager.order_by("pk").values()) for model in models}
+
+
+@pytest.fixture(autouse=True)
+def high_limits(settings) -> None:
+    """Rate limits are not under test here (some cases would trip the per-IP register limit)."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": dict.fromkeys(rates, "100000/min"),
+    }
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient(raise_request_exception=False)
+
+
+@pytest.fixture
+def voter(seeded) -> AbstractBaseUser:
+    """The seed comparison, an unpublished tool and a voter "ada"."""
+    ToolFactory(slug="hidden", is_published=False)
+    return UserFactory(username="ada")
+
+
+@pytest.mark.parametrize("bad", CATALOG)
+def test_bad_input_is_refused_exactly_and_changes_nothing(api: APIClient, voter: AbstractBaseUser, bad: Bad) -> None:
+    headers = bearer(voter) if bad.caller == "voter" else {}
+    if bad.authorization is not None:
+        headers = {"HTTP_AUTHORIZATION": bad.authorization}
+    if bad.accept is not None:
+        headers["HTTP_ACCEPT"] = bad.accept
+    before = snapshot()
+    response = api.generic(bad.method, bad.path, bad.body, content_type=bad.content_type, **headers)
+    assert response.status_code == bad.status
+    assert response.json() == bad.expected
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("page_size", "served"),
+    [("-1", 25), ("0", 25), ("x", 25), ("", 25), ("1e3", 25), ("101", 100), (str(10**20), 100), ("3", 3)],
+)
+def test_invalid_page_sizes_fall_back(api: APIClient, page_size: str, served: int) -> None:
+    """DRF's PageNumberPagination: a page_size that is not a positive integer gets the default (25);
+    one above max_page_size gets the maximum (100). Never an error."""
+    vendor, category = VendorFactory(), CategoryFactory()
+    ToolFactory.create_batch(101, vendor=vendor, category=category)
+    response = api.get(f"{TOOLS}?page_size={page_size}")
+    assert response.status_code == 200
+    assert (response.json()["count"], len(response.json()["results"])) == (101, served)
+
+
+class TestIgnoredFields:
+    """Writes read only their documented fields; anything else in the body changes nothing."""
+
+    def test_a_vote_ignores_voter_tool_and_counters(self, api: APIClient, voter: AbstractBaseUser) -> None:
+        victim = UserFactory()
+        body = {
+            "verdict": "ship",
+            "voter": victim.pk,
+            "tool": "mistral-large-3",
+            "community": {"ship": 1000, "skip": 0, "total": 1000},
+            "community_ship_count": 1000,
+            "created_at": "2000-01-01T00:00:00Z",
+        }
+        response = api.put(VOTE, body, format="json", **bearer(voter))
+        assert response.status_code == 201
+        assert response.json()["tool"] == "code-llama-4"
+        assert response.json()["community"] == {
+            "ship": 1,
+            "skip": 0,
+            "total": 1,
+            "ship_rate": 1.0,
+            "ci95": [0.2065, 1.0],
+        }
+        assert list(Vote.objects.values_list("voter", "tool__slug", "verdict")) == [(voter.pk, "code-llama-4", "ship")]
+        assert Vote.objects.get().created_at.year > 2000
+        counters = dict(Tool.objects.values_list("slug", "community_ship_count"))
+        assert counters == {"code-llama-4": 1, "mistral-large-3": 0, "hidden": 0}
+
+    def test_register_ignores_staff_and_superuser_flags(self, api: APIClient, voter: AbstractBaseUser) -> None:
+        body = {"username": "eve", "password": PASSWORD, "is_staff": True, "is_superuser": True, "is_active": False}
+        response = api.post(REGISTER, {**body, "id": voter.pk, "groups": [1], "user_permissions": [1]}, format="json")
+        assert (response.status_code, response.json()) == (201, {"username": "eve", "email": ""})
+        eve = get_user_model().objects.get(username="eve")
+        assert (eve.is_staff, eve.is_superuser, eve.is_active) == (False, False, True)
+        assert eve.pk != voter.pk
+        assert not eve.groups.exists() and not eve.user_permissions.exists()
+
+    def test_a_subscription_ignores_its_status(self, api: APIClient, voter: AbstractBaseUser) -> None:
+        body = {"email": "reader@example.com", "status": "confirmed", "confirmed_at": "2000-01-01T00:00:00Z"}
+        assert api.post(SUBSCRIBE, body, format="json").status_code == 202
+        subscriber = Subscriber.objects.get()
+        assert (subscriber.status, subscriber.confirmed_at) == (SubscriberStatus.PENDING, None)
