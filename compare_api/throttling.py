@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
@@ -69,6 +71,20 @@ def record(request: HttpRequest, limit: RateLimit) -> None:
         request.rate_limit = limit
 
 
+def _increment(cache: BaseCache, key: str, timeout: int) -> int:
+    """Add one to the window's counter, atomically; the first increment starts its expiry."""
+    if isinstance(cache, RedisCache):
+        # One round trip: Django's add() + incr() would be three (incr checks existence first).
+        full_key = cache.make_and_validate_key(key)
+        with cache._cache.get_client(full_key, write=True).pipeline(transaction=False) as pipe:
+            pipe.incr(full_key)
+            pipe.expire(full_key, timeout, nx=True)
+            count, _ = pipe.execute()
+        return count
+    cache.add(key, 0, timeout=timeout)
+    return cache.incr(key)
+
+
 class WindowRateThrottle(BaseThrottle):
     """Counts requests per `scope` and client in fixed windows."""
 
@@ -97,9 +113,7 @@ class WindowRateThrottle(BaseThrottle):
         if not breaker.available():
             return True
         try:
-            cache = caches[self.cache_alias]
-            cache.add(key, 0, timeout=period + 1)
-            count = cache.incr(key)
+            count = _increment(caches[self.cache_alias], key, period + 1)
         except Exception:  # the cache is down: serve, don't limit
             logger.warning("rate limit %s not enforced: cache unavailable", self.scope, exc_info=True)
             breaker.failed()
