@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
     # JSON only; the browsable API is a development aid.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["compare_api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "partners.auth.ApiKeyAuthentication",
         "votes.auth.BearerTokenAuthentication",
@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "compare_api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "compare_api.filters.BoundedSearchFilter",
         "compare_api.ordering.NullsLastOrderingFilter",
     ],
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",

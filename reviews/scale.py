@@ -55,9 +55,14 @@ def _rows_copy(model: type, columns: list[str], rows: Iterator[tuple], progress:
     progress(len(batch))
 
 
+def _ship_odds(tool_id: int) -> float:
+    """Each tool's share of ship verdicts, fixed per tool so reviews and votes agree across runs."""
+    return random.Random(tool_id).uniform(0.2, 0.9)
+
+
 @transaction.atomic
-def scale_load(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 20261127) -> dict[str, int]:
-    """Create the synthetic catalogue next to whatever exists; returns the rows created per kind."""
+def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 20261127) -> dict[str, int]:
+    """Categories, vendors, tools, reviewers with a review of every tool, and voters (without votes)."""
     if Tool.objects.filter(slug__startswith=f"{PREFIX}-").exists():
         raise ValueError("the scale dataset is already loaded")
     rng = random.Random(seed)
@@ -68,7 +73,7 @@ def scale_load(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 
     vendors = Vendor.objects.bulk_create(
         Vendor(slug=f"{PREFIX}-vendor-{i:03}", name=f"Scale vendor {i:03}") for i in range(1, size.vendors + 1)
     )
-    tools = Tool.objects.bulk_create(
+    Tool.objects.bulk_create(
         Tool(
             slug=f"{PREFIX}-tool-{i:04}",
             name=f"Scale tool {i:04}",
@@ -82,7 +87,7 @@ def scale_load(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 
         )
         for i in range(1, size.tools + 1 - Tool.objects.count())
     )
-    tools = list(Tool.objects.order_by("id"))  # the seed tools too: they get votes
+    tool_ids = list(Tool.objects.order_by("id").values_list("id", flat=True))
     first_position = (Reviewer.objects.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     reviewers = Reviewer.objects.bulk_create(
         Reviewer(
@@ -90,18 +95,10 @@ def scale_load(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 
         )
         for i in range(size.reviewers)
     )
-    ship_odds = {tool.pk: rng.uniform(0.2, 0.9) for tool in tools}
     review_rows = (
-        (
-            reviewer.pk,
-            tool.pk,
-            Verdict.SHIP if rng.random() < ship_odds[tool.pk] else Verdict.SKIP,
-            "Synthetic review.",
-            now,
-            now,
-        )
+        (reviewer.pk, tool_id, _verdict(rng, tool_id), "Synthetic review.", now, now)
         for reviewer in reviewers
-        for tool in tools
+        for tool_id in tool_ids
     )
     _rows_copy(Review, ["reviewer_id", "tool_id", "verdict", "body", "created_at", "updated_at"], review_rows, progress)
 
@@ -128,19 +125,35 @@ def scale_load(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{User._meta.db_table}', 'id'), {first_user + size.voters})"
             )
+    return {"tools": len(tool_ids), "reviews": len(reviewers) * len(tool_ids), "voters": size.voters}
 
-    seed_tools = [tool.pk for tool in tools if not tool.slug.startswith(PREFIX)]
-    scale_tools = [tool.pk for tool in tools if tool.slug.startswith(PREFIX)]
+
+def _verdict(rng: random.Random, tool_id: int) -> str:
+    return Verdict.SHIP if rng.random() < _ship_odds(tool_id) else Verdict.SKIP
+
+
+@transaction.atomic
+def scale_votes(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 20261127) -> dict[str, int]:
+    """`votes_per_voter` votes from every scale voter (both seed tools among them), then exact counters."""
+    rng = random.Random(seed + 1)
+    now = datetime.now(UTC)
+    slugs = dict(Tool.objects.values_list("id", "slug"))
+    seed_tools = [tool_id for tool_id, slug in slugs.items() if not slug.startswith(PREFIX)]
+    scale_tools = [tool_id for tool_id, slug in slugs.items() if slug.startswith(PREFIX)]
+    voters = list(
+        get_user_model()
+        .objects.filter(username__startswith=f"{PREFIX}-voter-")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    odds = {tool_id: _ship_odds(tool_id) for tool_id in slugs}
 
     def vote_rows() -> Iterator[tuple]:
-        for i in range(size.voters):
-            voter = first_user + i
-            picks = seed_tools + rng.sample(scale_tools, size.votes_per_voter - len(seed_tools))
-            for tool_id in picks:
-                yield voter, tool_id, Verdict.SHIP if rng.random() < ship_odds[tool_id] else Verdict.SKIP, now, now
+        for voter in voters:
+            for tool_id in seed_tools + rng.sample(scale_tools, size.votes_per_voter - len(seed_tools)):
+                yield voter, tool_id, Verdict.SHIP if rng.random() < odds[tool_id] else Verdict.SKIP, now, now
 
     _rows_copy(Vote, ["voter_id", "tool_id", "verdict", "created_at", "updated_at"], vote_rows(), progress)
-
     recount = Vote.objects.filter(tool=OuterRef("pk")).order_by().values("tool")
     Tool.objects.update(
         community_ship_count=Coalesce(
@@ -150,9 +163,9 @@ def scale_load(*, size: ScaleSize, progress: Callable[[int], None], seed: int = 
             Subquery(recount.annotate(n=Count("id", filter=Q(verdict="skip"))).values("n")), 0
         ),
     )
-    return {
-        "tools": len(tools),
-        "reviews": len(reviewers) * len(tools),
-        "voters": size.voters,
-        "votes": size.voters * size.votes_per_voter,
-    }
+    return {"votes": len(voters) * size.votes_per_voter}
+
+
+def scale_load(*, size: ScaleSize, progress: Callable[[int], None]) -> dict[str, int]:
+    """The whole synthetic dataset: catalogue, voters and their votes."""
+    return {**scale_catalog(size=size, progress=progress), **scale_votes(size=size, progress=progress)}

@@ -7,7 +7,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import CategoryFactory, ToolFactory, UserFactory, VendorFactory
@@ -71,7 +70,7 @@ NO_MATCH = {"count": 0, "next": None, "previous": None, "results": []}
 REQUIRED = "This field is required."
 BAD_USERNAME = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 NUL_CHARS = "Null characters are not allowed."
-NESTED = parse_error("the document is nested too deeply.")  # what a fix should answer (see the xfail reasons)
+NESTED = parse_error("the document is nested too deeply.")
 
 
 def not_a_dict(kind: str) -> dict:
@@ -80,15 +79,6 @@ def not_a_dict(kind: str) -> dict:
 
 def no_tool(slug: str) -> dict:
     return error("not_found", f"No published tool has the slug '{slug}'.")
-
-
-DEEP_JSON_500 = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: JSON nested ~1000+ deep raises RecursionError in DRF's JSONParser -> 500 (all JSON write endpoints)",
-)
-SCHEMA_ERRORS_NOT_JSON = pytest.mark.xfail(
-    strict=True, reason="BUG: errors from /api/schema/ (YAML) and /api/docs/, /api/redoc/ (HTML) are not JSON"
-)
 
 
 @dataclass(frozen=True)
@@ -149,7 +139,7 @@ CATALOG = [
             "use sys.set_int_max_str_digits() to increase the limit"
         ),
     ),
-    voter_put("json-nested-10000-deep", b"[" * 10000, 400, NESTED, marks=(DEEP_JSON_500,)),
+    voter_put("json-nested-10000-deep", b"[" * 10000, 400, NESTED),
     case(
         "json-nested-10000-deep-register",
         "POST",
@@ -157,7 +147,6 @@ CATALOG = [
         400,
         NESTED,
         body=b'{"a":' * 10000 + b"1" + b"}" * 10000,
-        marks=(DEEP_JSON_500,),
     ),
     voter_put(
         "invalid-utf8",
@@ -291,11 +280,6 @@ CATALOG = [
         400,
         invalid(("password", "max_length", "Ensure this field has no more than 4096 characters.")),
         body=f'{{"username": "bob", "password": "Zq9{"x7y" * 1700}"}}'.encode(),
-        marks=(
-            pytest.mark.xfail(
-                strict=True, reason="BUG: register accepts >4096-char passwords that POST auth/token/ refuses"
-            ),
-        ),
     ),
     case(
         "token-wrong-password",
@@ -385,15 +369,8 @@ CATALOG = [
         "1000-search-terms",
         "GET",
         f"{TOOLS}?search={'z,' * 1000}",
-        200,
-        NO_MATCH,
-        marks=(
-            pytest.mark.xfail(
-                connection.vendor == "sqlite",
-                strict=True,
-                reason="BUG (SQLite): ~1000 search terms exceed SQLite's expression depth -> OperationalError, 500",
-            ),
-        ),
+        400,
+        invalid(("search", "invalid", "Use at most 10 search terms.")),
     ),
     case(
         "unknown-pricing-tier",
@@ -516,9 +493,9 @@ CATALOG = [
     case("delete-confirm", "DELETE", CONFIRM, 405, not_allowed("DELETE")),
     case("put-unsubscribe", "PUT", UNSUBSCRIBE, 405, not_allowed("PUT")),
     case("post-schema-json", "POST", "/api/schema/?format=json", 405, not_allowed("POST")),
-    case("post-schema", "POST", "/api/schema/", 405, not_allowed("POST"), marks=(SCHEMA_ERRORS_NOT_JSON,)),
-    case("post-docs", "POST", "/api/docs/", 405, not_allowed("POST"), marks=(SCHEMA_ERRORS_NOT_JSON,)),
-    case("delete-redoc", "DELETE", "/api/redoc/", 405, not_allowed("DELETE"), marks=(SCHEMA_ERRORS_NOT_JSON,)),
+    case("post-schema", "POST", "/api/schema/", 405, not_allowed("POST")),
+    case("post-docs", "POST", "/api/docs/", 405, not_allowed("POST")),
+    case("delete-redoc", "DELETE", "/api/redoc/", 405, not_allowed("DELETE")),
 ]
 
 

@@ -13,7 +13,10 @@ User = get_user_model()
 
 
 class RegisterSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    # The same bound as logging in, so no account is created that could never log in.
+    password = serializers.CharField(
+        write_only=True, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     class Meta:
