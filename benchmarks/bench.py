@@ -1,49 +1,70 @@
 """Load benchmark: the API's hot paths against a bare Django view, same server, same run.
 
-    .venv/bin/python benchmarks/bench.py [--duration 8] [--runs 3] [--cases baseline,comparison,...]
+    make bench            (= .venv/bin/python benchmarks/bench.py)
 
 Creates a fresh PostgreSQL database (BENCH_DATABASE_URL names the server,
-default postgres://postgres@127.0.0.1:5432/), loads the seed comparison and
-voters with tokens, starts the production server (gunicorn.conf.py, 2 workers)
-and drives each case with wrk on loopback. Cases are interleaved and each
-figure is the median of --runs runs. Prints req/s, p50 and p99 latency and
-the ratio to the baseline, and each worker's peak memory.
+default postgres://postgres@127.0.0.1:5432/) and a private Redis, loads the
+seed comparison plus the scale catalogue (1,000 tools, 20,000 reviews, 100,000
+voters), and measures twice: with no votes, then after adding 1,000,000 votes.
+Each phase starts the production server (gunicorn.conf.py, 2 workers, Redis)
+twice: as configured ("cached") and with the document cache off ("uncached",
+so every comparison is built from the database, as on the first read after a
+write). wrk drives each case on loopback; cases are interleaved and each figure
+is the median of --runs runs. Prints req/s, p50 and p99 latency, the ratio to
+the baseline view (same server, same phase), SQL queries per request, and each
+worker's peak memory; then the checks against the targets. Exits 1 when a
+target is missed.
 """
 
 import argparse
+import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+PAIR = "code-llama-4-vs-mistral-large-3"
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
+    server: str  # "cached" or "uncached"
     path: str
     script: str | None = None  # a wrk Lua script in benchmarks/
-    headers: tuple[str, ...] = ()
+    revalidate: bool = False  # send If-None-Match with the document's current ETag
 
 
-CASES = {
-    case.name: case
-    for case in [
-        Case("baseline", "/bench/baseline/"),
-        Case("comparison", "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/"),
-        Case("tools_list", "/api/v1/tools/?page_size=25"),
-        Case("tool_detail", "/api/v1/tools/code-llama-4/"),
-        Case("vote_write", "/", script="votes.lua"),
-    ]
-}
+CASES = [
+    Case("baseline", "cached", "/bench/baseline/"),
+    Case("comparison_cached", "cached", f"/api/v1/comparisons/{PAIR}/"),
+    Case("comparison_304", "cached", f"/api/v1/comparisons/{PAIR}/", revalidate=True),
+    Case("comparison_uncached", "uncached", f"/api/v1/comparisons/{PAIR}/"),
+    Case("tools_list", "cached", "/api/v1/tools/?page_size=25"),
+    Case("tools_list_uncached", "uncached", "/api/v1/tools/?page_size=25"),
+    Case("tool_detail", "cached", "/api/v1/tools/code-llama-4/"),
+    Case("tool_detail_uncached", "uncached", "/api/v1/tools/code-llama-4/"),
+    Case("vote_write", "cached", "/", script="votes.lua"),
+]
+# (case, minimum ratio to the baseline), from the performance issue.
+TARGETS = [
+    ("comparison_cached", 0.6),
+    ("comparison_304", 0.6),
+    ("comparison_uncached", 0.2),
+    ("tools_list", 0.15),
+    ("vote_write", 0.15),
+]
+MAX_COMPARISON_QUERIES = 3
+MAX_WORKER_MB = 150
 
 
 @dataclass
@@ -54,34 +75,48 @@ class Result:
     errors: int
 
 
+@dataclass
+class Phase:
+    name: str
+    results: dict[str, list[Result]] = field(default_factory=dict)
+    queries: dict[str, int] = field(default_factory=dict)
+    peak_mb: list[float] = field(default_factory=list)
+
+    def rps(self, case: str) -> float:
+        return statistics.median(r.rps for r in self.results[case])
+
+    def ratio(self, case: str) -> float:
+        return self.rps(case) / self.rps("baseline")
+
+
 def _ms(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(base_url: str, case: Case, duration: int, connections: int, env: dict[str, str]) -> Result:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
-    for header in case.headers:
-        command += ["-H", header]
+def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str]) -> Result:
+    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    if case.revalidate:
+        with urllib.request.urlopen(url) as response:
+            command += ["-H", f"If-None-Match: {response.headers['ETag']}"]
     if case.script:
         command += ["-s", str(ROOT / "benchmarks" / case.script)]
     output = subprocess.run(
-        [*command, base_url + case.path], capture_output=True, text=True, check=True, env={**os.environ, **env}
+        [*command, url], capture_output=True, text=True, check=True, env={**os.environ, **env}
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return Result(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=_ms(latency["50"]),
         p99_ms=_ms(latency["99"]),
-        errors=(int(errors.group(1)) if errors else 0)
-        + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+        errors=(int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0),
     )
 
 
-def prepare_database(server_url: str, voters: int) -> tuple[str, Path]:
-    """A fresh database with the seed comparison and `voters` accounts; returns its URL and a token file."""
+def setup_django(server_url: str) -> str:
+    """A fresh database; this process's Django points at it."""
     import psycopg
 
     name = f"bench_{os.getpid()}"
@@ -95,29 +130,7 @@ def prepare_database(server_url: str, voters: int) -> tuple[str, Path]:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from knox.crypto import create_token_string, hash_token
-    from knox.models import AuthToken
-    from knox.settings import CONSTANTS
-
-    call_command("migrate", verbosity=0)
-    call_command("seed", verbosity=0)
-    User = get_user_model()
-    users = User.objects.bulk_create(
-        [User(username=f"bench-voter-{i}", password="!") for i in range(voters)], batch_size=2000
-    )
-    tokens = [create_token_string() for _ in users]
-    AuthToken.objects.bulk_create(
-        [
-            AuthToken(digest=hash_token(token), token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH], user=user, expiry=None)
-            for token, user in zip(tokens, users, strict=True)
-        ],
-        batch_size=2000,
-    )
-    token_file = Path(tempfile.mkstemp(prefix="bench-tokens-")[1])
-    token_file.write_text("\n".join(tokens) + "\n")
-    return url, token_file
+    return url
 
 
 def drop_database(url: str) -> None:
@@ -130,11 +143,101 @@ def drop_database(url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+def load_catalogue(voters: int) -> Path:
+    """Seed, scale catalogue, and `voters` benchmark voters with tokens (for vote_write); returns the token file."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from knox.crypto import create_token_string, hash_token
+    from knox.models import AuthToken
+    from knox.settings import CONSTANTS
+
+    from reviews.scale import ScaleSize, scale_catalog
+
+    call_command("migrate", verbosity=0)
+    call_command("seed", verbosity=0)
+    scale_catalog(size=ScaleSize(), progress=lambda n: None)
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [User(username=f"bench-voter-{i}", password="!") for i in range(voters)], batch_size=5000
+    )
+    tokens = [create_token_string() for _ in users]
+    AuthToken.objects.bulk_create(
+        [
+            AuthToken(digest=hash_token(token), token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH], user=user, expiry=None)
+            for token, user in zip(tokens, users, strict=True)
+        ],
+        batch_size=5000,
+    )
+    token_file = Path(tempfile.mkstemp(prefix="bench-tokens-")[1])
+    token_file.write_text("\n".join(tokens) + "\n")
+    return token_file
+
+
+def add_million_votes() -> float:
+    from reviews.scale import ScaleSize, scale_votes
+
+    started = time.monotonic()
+    scale_votes(size=ScaleSize(), progress=lambda n: None)
+    return time.monotonic() - started
+
+
+def queries_per_request() -> dict[str, int]:
+    """SQL queries each case costs, counted in-process through the whole middleware stack."""
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+    from knox.models import AuthToken
+
+    from votes.models import Vote
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    voter = AuthToken.objects.exclude(user__votes__tool__slug="code-llama-4").select_related("user").first().user
+    _, token = AuthToken.objects.create(user=voter)
+    counts: dict[str, int] = {}
+    for case in CASES:
+        if case.script:
+            request = lambda: client.put(  # noqa: E731
+                "/api/v1/tools/code-llama-4/vote/",
+                '{"verdict":"ship"}',
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {token}",
+            )
+        else:
+            request = lambda path=case.path: client.get(path)  # noqa: E731
+        with override_settings(DOCUMENT_CACHE=case.server == "cached"):
+            headers = {}
+            if case.revalidate:
+                headers["HTTP_IF_NONE_MATCH"] = client.get(case.path)["ETag"]
+            elif case.server == "cached":
+                client.get(case.path)  # warm
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(case.path, **headers) if not case.script else request()
+            assert response.status_code in (200, 201, 304), (case.name, response.status_code)
+        counts[case.name] = len([q for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")])
+    Vote.objects.filter(voter=voter).delete()  # leave the counters as they were (see check_counters)
+    return counts
+
+
+def check_counters() -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    try:
+        call_command("recount_votes", "--no-progress", stdout=out)
+        return out.getvalue().strip()
+    except CommandError as error:
+        return f"COUNTERS DRIFTED: {error}"
+
+
 def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"],
         cwd=ROOT,
         env={**os.environ, "BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESSLOG": "", **env},
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -149,72 +252,113 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
 
 def worker_peak_rss_mb(master: subprocess.Popen) -> list[float]:
     children = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
-    peaks = []
-    for pid in children:
-        status = Path(f"/proc/{pid}/status").read_text()
-        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
-    return peaks
+    return [
+        int(re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
+        for pid in children
+    ]
 
 
-def check_vote_counters() -> str:
-    from django.db.models import Count, Q
+def measure(phase: Phase, args: argparse.Namespace, env: dict[str, str]) -> None:
+    servers = {
+        "cached": start_server(8765, {**env, "DOCUMENT_CACHE": "1"}),
+        "uncached": start_server(8766, {**env, "DOCUMENT_CACHE": "0"}),
+    }
+    ports = {"cached": 8765, "uncached": 8766}
+    try:
+        for run in range(args.runs):
+            for case in CASES:
+                result = run_wrk(f"http://127.0.0.1:{ports[case.server]}{case.path}", case, args, env)
+                phase.results.setdefault(case.name, []).append(result)
+                print(f"  {phase.name} run {run + 1} {case.name:<22} {result.rps:9.1f} req/s", file=sys.stderr)
+        phase.peak_mb = worker_peak_rss_mb(servers["cached"]) + worker_peak_rss_mb(servers["uncached"])
+    finally:
+        for server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
 
-    from tools.models import Tool
 
-    tools = Tool.objects.annotate(
-        ship=Count("votes", filter=Q(votes__verdict="ship")), skip=Count("votes", filter=Q(votes__verdict="skip"))
-    )
-    drifted = [t.slug for t in tools if (t.ship, t.skip) != (t.community_ship_count, t.community_skip_count)]
-    total = sum(t.ship + t.skip for t in tools)
-    return f"{total} vote rows; counters {'EXACT' if not drifted else 'DRIFTED on ' + ', '.join(drifted)}"
+def report(phases: list[Phase]) -> list[str]:
+    """Print the table; return the targets missed."""
+    for phase in phases:
+        print(f"\n{phase.name}")
+        print(f"{'case':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>9}{'queries':>9}")
+        for name, runs in phase.results.items():
+            print(
+                f"{name:<24}{phase.rps(name):>10.1f}{statistics.median(r.p50_ms for r in runs):>9.2f}"
+                f"{statistics.median(r.p99_ms for r in runs):>9.2f}{sum(r.errors for r in runs):>8}"
+                f"{phase.ratio(name):>8.3f}x{phase.queries.get(name, '-'):>9}"
+            )
+        print(f"peak RSS per worker: {', '.join(f'{mb:.0f} MB' for mb in phase.peak_mb)}")
+    zero, million = phases
+    checks = [
+        (f"{case} >= {bound}x at {phase.name}", phase.ratio(case) >= bound, f"{phase.ratio(case):.3f}x")
+        for phase in phases
+        for case, bound in TARGETS
+    ]
+    flat = million.rps("comparison_uncached") / zero.rps("comparison_uncached")
+    checks.append(("comparison uncached at 1M votes >= 0.9x of 0 votes", flat >= 0.9, f"{flat:.3f}x"))
+    for phase in phases:
+        queries = phase.queries["comparison_uncached"]
+        checks.append((f"comparison queries <= 3 at {phase.name}", queries <= MAX_COMPARISON_QUERIES, str(queries)))
+        peak = max(phase.peak_mb)
+        checks.append(
+            (f"peak worker memory < {MAX_WORKER_MB} MB at {phase.name}", peak < MAX_WORKER_MB, f"{peak:.0f} MB")
+        )
+        errors = sum(r.errors for runs in phase.results.values() for r in runs)
+        checks.append((f"no errors at {phase.name}", errors == 0, str(errors)))
+    print("\ntargets")
+    for label, ok, value in checks:
+        print(f"  {'ok  ' if ok else 'MISS'} {label}: {value}")
+    return [label for label, ok, _ in checks if not ok]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs per case (the median is reported)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--voters", type=int, default=50_000)
-    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--voters", type=int, default=60_000, help="benchmark voters for vote_write")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    cases = [CASES[name] for name in args.cases.split(",")]
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk (make bench installs it)")
 
-    server_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
-    database_url, token_file = prepare_database(server_url, args.voters)
-    server_env = {
-        "WEB_CONCURRENCY": str(args.workers),
-        # Abuse limits stay on the path but out of the way of a load test.
-        "THROTTLE_VOTES": "1000000/min",
-        "BENCH_TOKENS": str(token_file),
-        "BENCH_SLUGS": "code-llama-4,mistral-large-3",
-    }
-    port = 8765
-    server = start_server(port, server_env)
-    results: dict[str, list[Result]] = {case.name: [] for case in cases}
+    database_url = setup_django(os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/"))
+    from tests.helpers import RedisServer
+
+    redis = RedisServer()
+    redis.start()
+    started = time.monotonic()
     try:
-        for run in range(args.runs):
-            for case in cases:
-                result = run_wrk(f"http://127.0.0.1:{port}", case, args.duration, args.connections, server_env)
-                results[case.name].append(result)
-                print(f"run {run + 1} {case.name:<12} {result.rps:9.1f} req/s", file=sys.stderr)
-        peaks = worker_peak_rss_mb(server)
+        token_file = load_catalogue(args.voters)
+        env = {
+            "WEB_CONCURRENCY": str(args.workers),
+            "REDIS_URL": redis.url,
+            # The limits stay on the path, out of the way of a load test.
+            **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "VOTER", "VOTES")},
+            "BENCH_TOKENS": str(token_file),
+            "BENCH_SLUGS": ",".join(f"scale-tool-{i:04}" for i in range(1, 999, 7)),
+        }
+        phases = []
+        for name in ("0 votes", "1M votes"):
+            if name == "1M votes":
+                print(f"  added 1,000,000 votes in {add_million_votes():.0f} s", file=sys.stderr)
+            phase = Phase(name)
+            phase.queries = queries_per_request()
+            measure(phase, args, env)
+            phases.append(phase)
+        print(f"\n{check_counters()}")
+        missed = report(phases)
+        print(f"\nbenchmark took {time.monotonic() - started:.0f} s")
+        if args.json:
+            args.json.write_text(
+                json.dumps({p.name: {c: p.rps(c) for c in p.results} for p in phases}, indent=2) + "\n"
+            )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-    baseline = statistics.median(r.rps for r in results["baseline"]) if "baseline" in results else None
-    print(f"\n{'case':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-    for name, runs in results.items():
-        rps = statistics.median(r.rps for r in runs)
-        ratio = f"{rps / baseline:.3f}x" if baseline else "-"
-        print(
-            f"{name:<14}{rps:>10.1f}{statistics.median(r.p50_ms for r in runs):>9.2f}"
-            f"{statistics.median(r.p99_ms for r in runs):>9.2f}{sum(r.errors for r in runs):>8}{ratio:>8}"
-        )
-    print(f"\npeak RSS per worker: {', '.join(f'{mb:.0f} MB' for mb in peaks)}")
-    print(check_vote_counters())
-    drop_database(database_url)
+        redis.stop()
+        drop_database(database_url)
+    sys.exit(1 if missed else 0)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpResponse
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+
+from compare_api.renderers import render_json
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def cached_read(request: Request, versions: list[str], build: Callable[[], objec
         if hit is not None:
             etag, body = hit
             return _respond(request, body, etag)
-    body = JSONRenderer().render(build())
+    body = render_json(build())
     etag = etag_for(body)
     if key is not None:
         try:

@@ -137,7 +137,7 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     # JSON only; the browsable API is a development aid.
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    "DEFAULT_RENDERER_CLASSES": ["compare_api.renderers.ORJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["compare_api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -222,7 +222,7 @@ if REDIS_URL:
 
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "compare_api.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="verdicts"),
             # One immediate retry on a fresh connection (a pooled one may be stale after a Redis restart).

@@ -73,7 +73,7 @@ def record(request: HttpRequest, limit: RateLimit) -> None:
 
 def _increment(cache: BaseCache, key: str, timeout: int) -> int:
     """Add one to the window's counter, atomically; the first increment starts its expiry."""
-    if isinstance(cache, RedisCache):
+    if isinstance(cache, RedisCache):  # Django's, or ours in compare_api.cache
         # One round trip: Django's add() + incr() would be three (incr checks existence first).
         full_key = cache.make_and_validate_key(key)
         with cache._cache.get_client(full_key, write=True).pipeline(transaction=False) as pipe:
