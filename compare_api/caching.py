@@ -13,7 +13,9 @@ a hit, and a 304 for a matching If-None-Match, costs two cache round trips and
 no query. When the cache is unreachable, reads are built every time (the ETag
 then comes from the fresh bytes, so conditional GET keeps working) and the
 cache is left alone for a few seconds. A write whose version bump failed
-because the cache was down bumps every token once the cache answers again.
+because the cache was down makes its process replace every token once the cache
+answers again; documents expire after DOCUMENT_TTL, which bounds what another
+process could serve in between.
 """
 
 import hashlib
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CATALOG = "catalog"
 VOTES = "votes"
-DOCUMENT_TTL = 300  # bounds how long a document outlives a lost invalidation
+DOCUMENT_TTL = 60  # bounds how long a document can outlive an invalidation lost to an outage
 
 
 def tool_version(slug: str) -> str:
@@ -60,6 +62,10 @@ class _Breaker:
             self._down_until = time.monotonic() + self.RETRY_AFTER
             self._lost_bumps = self._lost_bumps or lost_bump
 
+    def lose_bump(self) -> None:
+        with self._lock:
+            self._lost_bumps = True
+
     def take_lost_bumps(self) -> bool:
         with self._lock:
             lost, self._lost_bumps = self._lost_bumps, False
@@ -82,14 +88,18 @@ def _new_token() -> str:
 
 
 def bump_now(*names: str) -> None:
-    if not breaker.available():
-        breaker.failed(lost_bump=True)
-        return
+    """Invalidate now. Tried even while reads skip the cache: a skipped invalidation
+    would leave other processes serving the old document (bounded: one short timeout)."""
     try:
-        _cache().set_many({_key(name): _new_token() for name in names}, timeout=None)
+        cache = _cache()
+        if breaker.take_lost_bumps():
+            cache.delete_many([_key(CATALOG), _key(VOTES)])
+        cache.set_many({_key(name): _new_token() for name in names}, timeout=None)
     except Exception:
         logger.warning("cache unavailable: version bump of %s lost", names, exc_info=True)
-        breaker.failed(lost_bump=True)
+        breaker.lose_bump()
+        if breaker.available():
+            breaker.failed()
 
 
 def bump(*names: str) -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from rest_framework.test import APIClient
 
 from compare_api import caching
 from reviews.models import Review
@@ -127,3 +128,38 @@ def test_lost_invalidations_are_made_good_when_the_cache_returns(api, pair, monk
     assert after["ETag"] != before["ETag"]
     assert after.json()["tools"][0]["panel"]["skip"] == 1
     cache.clear()
+
+
+def test_writes_while_the_breaker_is_open_do_not_keep_it_open(pair, monkeypatch) -> None:
+    """A vote every second must not hold the cache off after Redis is back (found by benchmarks/faults.py)."""
+    caching.breaker.failed()
+    reopens_at = caching.breaker._down_until
+    before = cache.get("version:tool:alpha")
+    caching.bump_now(caching.tool_version("alpha"))
+    assert cache.get("version:tool:alpha") != before  # the invalidation went through
+    assert caching.breaker._down_until == reopens_at  # and did not push the retry back
+    monkeypatch.setattr(caching.breaker, "_down_until", 0.0)
+
+
+def test_a_database_outage_is_a_503_with_retry_after(api, monkeypatch) -> None:
+    from django.db import OperationalError
+
+    from reviews import views
+
+    def down(**kwargs: str) -> dict:
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(views, "comparison_get", down)
+    response = APIClient(raise_request_exception=False).get("/api/v1/comparisons/alpha-vs-beta/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json() == {
+        "type": "server_error",
+        "errors": [
+            {
+                "code": "service_unavailable",
+                "detail": "The database is briefly unavailable; try again in a moment.",
+                "attr": None,
+            }
+        ],
+    }
