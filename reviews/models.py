@@ -54,6 +54,13 @@ class Review(models.Model):
     def __str__(self) -> str:
         return f"{self.reviewer.name} on {self.tool.name}: {self.verdict}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values) -> "Review":
+        review = super().from_db(db, field_names, values)
+        # Moving a review to another tool recounts both tools' panels (reviews.services).
+        review._loaded_tool_id = review.__dict__.get("tool_id")
+        return review
+
 
 class ComparisonQuerySet(models.QuerySet):
     def published(self) -> "ComparisonQuerySet":

@@ -101,6 +101,7 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
         for tool_id in tool_ids
     )
     _rows_copy(Review, ["reviewer_id", "tool_id", "verdict", "body", "created_at", "updated_at"], review_rows, progress)
+    Tool.objects.recount_panel()  # COPY bypasses the per-review recount
 
     User = get_user_model()
     first_user = (User.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1

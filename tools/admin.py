@@ -51,18 +51,26 @@ class ToolAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "tagline", "vendor__name"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["vendor", "category"]
-    readonly_fields = ["community_ship_count", "community_skip_count", "created_at", "updated_at"]
+    readonly_fields = [
+        "panel_ship_count",
+        "panel_skip_count",
+        "community_ship_count",
+        "community_skip_count",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [ReviewInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description", "is_published"]}),
         ("Pricing", {"fields": ["pricing_tier", "pricing_label", "price_from_usd", "price_unit"]}),
         ("Facts", {"fields": ["licence", "open_weights", "context_window_tokens", "homepage_url"]}),
+        ("Panel (recounted from the reviews)", {"fields": ["panel_ship_count", "panel_skip_count"]}),
         ("Community (kept by the vote service)", {"fields": ["community_ship_count", "community_skip_count"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tool]:
-        return super().get_queryset(request).with_panel_counts()
+        return super().get_queryset(request).with_rates()
 
     @admin.display(description="Panel ship", ordering="panel_ship_rate")
     def panel_column(self, tool: Tool) -> str:

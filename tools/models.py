@@ -1,6 +1,6 @@
 from django.db import models
-from django.db.models import Count, F, FloatField, Q, Value
-from django.db.models.functions import Cast, NullIf, Sqrt
+from django.db.models import Count, F, FloatField, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, NullIf, Sqrt
 
 from compare_api.slugs import SLUG_MAX_LENGTH, validate_tool_slug
 from compare_api.stats import Z95, Tally
@@ -38,12 +38,6 @@ class PricingTier(models.TextChoices):
     CONTACT = "contact", "Contact sales"
 
 
-def _panel_filter(verdict: str) -> Q:
-    # The panel is the active reviewers: the ship rate counts exactly the
-    # reviews the scorecard shows.
-    return Q(reviews__verdict=verdict, reviews__reviewer__is_active=True)
-
-
 def _rate(ship: str, skip: str) -> Cast:
     return Cast(F(ship), FloatField()) / NullIf(F(ship) + F(skip), 0)
 
@@ -58,27 +52,35 @@ def _wilson_low(ship: str, skip: str) -> Cast:
 
 
 COMMUNITY_COUNTERS = ("community_ship_count", "community_skip_count")
+PANEL_COUNTERS = ("panel_ship_count", "panel_skip_count")
 
 
 class ToolQuerySet(models.QuerySet):
     def published(self) -> "ToolQuerySet":
         return self.filter(is_published=True)
 
-    def with_panel_counts(self) -> "ToolQuerySet":
-        """Annotate panel_ship/panel_skip counted by the database, both ship rates and their Wilson lower bounds."""
+    def with_rates(self) -> "ToolQuerySet":
+        """Annotate both ship rates and their Wilson lower bounds, for ordering."""
         return self.annotate(
-            panel_ship=Count("reviews", filter=_panel_filter("ship")),
-            panel_skip=Count("reviews", filter=_panel_filter("skip")),
-        ).annotate(
-            panel_ship_rate=_rate("panel_ship", "panel_skip"),
+            panel_ship_rate=_rate("panel_ship_count", "panel_skip_count"),
             community_ship_rate=_rate("community_ship_count", "community_skip_count"),
-            panel_ci95_low=_wilson_low("panel_ship", "panel_skip"),
+            panel_ci95_low=_wilson_low("panel_ship_count", "panel_skip_count"),
             community_ci95_low=_wilson_low("community_ship_count", "community_skip_count"),
         )
 
     def for_api(self) -> "ToolQuerySet":
         """The read shape of the tool list and detail: one query per page."""
-        return self.published().select_related("category", "vendor").with_panel_counts()
+        return self.published().select_related("category", "vendor").with_rates()
+
+    def recount_panel(self) -> int:
+        """Set the panel counters of these tools from their reviews by active reviewers, in one statement."""
+        reviews = self.model._meta.get_field("reviews").related_model.objects
+
+        def count(verdict: str) -> Coalesce:
+            matching = reviews.filter(tool=OuterRef("pk"), verdict=verdict, reviewer__is_active=True)
+            return Coalesce(Subquery(matching.order_by().values("tool").annotate(n=Count("pk")).values("n")), 0)
+
+        return self.update(panel_ship_count=count("ship"), panel_skip_count=count("skip"))
 
 
 class Tool(models.Model):
@@ -111,6 +113,10 @@ class Tool(models.Model):
     homepage_url = models.URLField(blank=True)
     is_published = models.BooleanField(default=True, db_index=True)
 
+    # The panel's verdicts (reviews by active reviewers), recounted in the same
+    # transaction as any review or reviewer write (reviews/apps.py), so reads never count.
+    panel_ship_count = models.PositiveIntegerField(default=0, editable=False)
+    panel_skip_count = models.PositiveIntegerField(default=0, editable=False)
     # Kept in step with the vote rows by votes.services, in the vote's own
     # transaction, so reads never count votes.
     community_ship_count = models.PositiveIntegerField(default=0, editable=False)
@@ -123,20 +129,25 @@ class Tool(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["category", "name"]), models.Index(fields=["vendor", "name"])]
+        indexes = [
+            models.Index(fields=["name", "id"]),
+            models.Index(fields=["category", "name"]),
+            models.Index(fields=["vendor", "name"]),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        # The community counters belong to votes.services, which moves them with
-        # F() under a row lock. Saving a tool loaded earlier (the admin, the seed)
-        # must not write its stale copy back over a vote cast in between.
+        # The counters belong to their writers (votes.services moves the community
+        # ones with F() under a row lock; review writes recount the panel ones).
+        # Saving a tool loaded earlier (the admin, the seed) must not write its
+        # stale copy back over a vote or review in between.
         if not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 field.name
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.name not in COMMUNITY_COUNTERS
+                if not field.primary_key and field.name not in (*COMMUNITY_COUNTERS, *PANEL_COUNTERS)
             ]
         super().save(*args, **kwargs)
 
@@ -146,8 +157,7 @@ class Tool(models.Model):
 
     @property
     def panel(self) -> Tally:
-        # Needs ToolQuerySet.with_panel_counts(): fails loudly rather than query per row.
-        return Tally(self.panel_ship, self.panel_skip)
+        return Tally(self.panel_ship_count, self.panel_skip_count)
 
     @property
     def community(self) -> Tally:

@@ -97,8 +97,8 @@ TOOL_COLUMNS = (
     "open_weights",
     "context_window_tokens",
     "homepage_url",
-    "panel_ship",
-    "panel_skip",
+    "panel_ship_count",
+    "panel_skip_count",
     "community_ship_count",
     "community_skip_count",
 )
@@ -125,6 +125,6 @@ def tool_document(row: Mapping) -> dict:
         "open_weights": bool(row["open_weights"]),
         "context_window_tokens": row["context_window_tokens"],
         "homepage_url": row["homepage_url"] or None,
-        "panel": Tally(row["panel_ship"], row["panel_skip"]).as_dict(),
+        "panel": Tally(row["panel_ship_count"], row["panel_skip_count"]).as_dict(),
         "community": Tally(row["community_ship_count"], row["community_skip_count"]).as_dict(),
     }
