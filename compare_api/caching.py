@@ -8,9 +8,10 @@ commits, so the next read misses and is built fresh. Tokens are random, not
 counters, so a cache that lost them (eviction, restart) can never hand out an
 old document under a matching key.
 
-The cached entry is the rendered JSON and its ETag (a hash of those bytes), so
-a hit, and a 304 for a matching If-None-Match, costs two cache round trips and
-no query. When the cache is unreachable, reads are built every time (the ETag
+The cached entry is the rendered JSON and its ETag (a hash of those bytes),
+kept under the path with the tokens it was built under, so a hit, and a 304
+for a matching If-None-Match, costs one cache round trip (tokens and entry in
+one MGET) and no query. When the cache is unreachable, reads are built every time (the ETag
 then comes from the fresh bytes, so conditional GET keeps working) and the
 cache is left alone for a few seconds. A write whose version bump failed
 because the cache was down makes its process replace every token once the cache
@@ -107,8 +108,9 @@ def bump(*names: str) -> None:
     transaction.on_commit(lambda: bump_now(*names))
 
 
-def current_versions(names: list[str]) -> list[str] | None:
-    """The version tokens of `names` (created when missing); None when the cache is unavailable."""
+def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | None:
+    """In one round trip, the version tokens of `names` (created when missing) and the
+    cached entry under `doc_key`; None when the cache is unavailable."""
     if not breaker.available():
         return None
     try:
@@ -117,13 +119,13 @@ def current_versions(names: list[str]) -> list[str] | None:
             # Writes during the outage could not invalidate: start every document afresh.
             cache.delete_many([_key(CATALOG), _key(VOTES)])
         keys = [_key(name) for name in names]
-        found = cache.get_many(keys)
+        found = cache.get_many([*keys, doc_key])
         missing = [key for key in keys if key not in found]
         if missing:
             for key in missing:
                 cache.add(key, _new_token(), timeout=None)
-            found = cache.get_many(keys)
-        return [found[key] for key in keys]
+            found = {**found, **cache.get_many(missing)}
+        return [found[key] for key in keys], found.get(doc_key)
     except Exception:
         logger.warning("cache unavailable: serving uncached", exc_info=True)
         breaker.failed()
@@ -155,28 +157,23 @@ def _respond(request: Request, body: bytes, etag: str) -> HttpResponse:
 def cached_read(request: Request, versions: list[str], build: Callable[[], object]) -> HttpResponse:
     """Answer a read from the document cache, or build, render and store it.
 
-    `build` returns the data to render as JSON; an exception it raises (a 404,
-    a 400) is answered as usual and nothing is stored.
+    The entry for a path holds the version tokens it was built under; it is
+    served only while they are still current. `build` returns the data to
+    render as JSON; an exception it raises (a 404, a 400) is answered as usual
+    and nothing is stored.
     """
-    tokens = current_versions(versions) if settings.DOCUMENT_CACHE else None
-    key = None
-    if tokens is not None:
-        fingerprint = hashlib.blake2b("\n".join([request.get_full_path(), *tokens]).encode(), digest_size=16)
-        key = f"doc:{fingerprint.hexdigest()}"
-        try:
-            hit = _cache().get(key)
-        except Exception:
-            logger.warning("cache unavailable: serving uncached", exc_info=True)
-            breaker.failed()
-            hit, key = None, None
-        if hit is not None:
-            etag, body = hit
+    doc_key = "doc:" + hashlib.blake2b(request.get_full_path().encode(), digest_size=16).hexdigest()
+    looked_up = _lookup(versions, doc_key) if settings.DOCUMENT_CACHE else None
+    if looked_up is not None:
+        tokens, entry = looked_up
+        if entry is not None and entry[0] == tokens:
+            _, etag, body = entry
             return _respond(request, body, etag)
     body = render_json(build())
     etag = etag_for(body)
-    if key is not None:
+    if looked_up is not None:
         try:
-            _cache().set(key, (etag, body), timeout=DOCUMENT_TTL)
+            _cache().set(doc_key, (tokens, etag, body), timeout=DOCUMENT_TTL)
         except Exception:
             logger.warning("cache unavailable: document not stored", exc_info=True)
             breaker.failed()
