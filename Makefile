@@ -8,12 +8,14 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0
 DEV_ENV := DEBUG=1 DOCUMENT_CACHE=1
 
-.PHONY: help install run serve test lint schema clean
+.PHONY: help install run serve test lint schema bench bench-tools faults clean
 
 help:
 	@echo "make run    - set up and serve the API on http://127.0.0.1:8000 (SQLite, development settings)"
 	@echo "make test   - run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make serve  - the production server (gunicorn) on http://127.0.0.1:8000"
+	@echo "make bench  - load and instruction benchmarks against PostgreSQL (see benchmarks/README.md)"
+	@echo "make faults - the fault drill: PostgreSQL restart and Redis outage under load"
 	@echo "make lint   - ruff"
 	@echo "make schema - rewrite the committed OpenAPI schema (schema.yml) after an API change"
 
@@ -38,6 +40,18 @@ serve: install
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The benchmarks need wrk and valgrind (Debian packages), installed when missing.
+bench-tools:
+	@command -v wrk >/dev/null && command -v valgrind >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk valgrind >/dev/null)
+
+bench: install bench-tools
+	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/instructions.py
+
+faults: install
+	$(PY) benchmarks/faults.py
 
 schema: install
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file schema.yml

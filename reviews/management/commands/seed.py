@@ -43,7 +43,8 @@ class Command(BaseCommand):
         for path in files or sorted(SEEDS_DIR.glob("*.json")):
             outcome = seed_load(data=json.loads(path.read_text(encoding="utf-8")))
             summary = ", ".join(f"{count} {what}" for what, count in sorted(outcome.items()))
-            self.stdout.write(f"{path.name}: {summary}")
+            if options["verbosity"]:
+                self.stdout.write(f"{path.name}: {summary}")
         if scale:
             self._scale(options)
 

@@ -1,0 +1,107 @@
+"""Instructions per request, counted by valgrind's callgrind: repeatable where wall-clock is not.
+
+    .venv/bin/python benchmarks/instructions.py      (run by `make bench`)
+
+Prepares a fresh PostgreSQL database with the seed comparison, then runs one
+Python process under callgrind that serves requests in-process through the
+whole middleware stack: for each case, callgrind's counters are zeroed, N
+requests are served, and the counters are dumped. Prints instructions per
+request and the ratio to the bare baseline view, and exits 1 when a ratio
+exceeds its bound in benchmarks/instruction_bounds.json (a regression).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOUNDS = ROOT / "benchmarks" / "instruction_bounds.json"
+REQUESTS = 20
+CASES = {
+    "baseline": ("/bench/baseline/", False),
+    "comparison_uncached": ("/api/v1/comparisons/code-llama-4-vs-mistral-large-3/", False),
+    "comparison_cached": ("/api/v1/comparisons/code-llama-4-vs-mistral-large-3/", True),
+}
+
+
+def serve_under_callgrind() -> None:
+    """The measured process (run by valgrind): warm every case, then count each."""
+    import django
+
+    django.setup()
+    from django.test import Client, override_settings
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    pid = str(os.getpid())
+    for name, (path, cached) in CASES.items():
+        with override_settings(DOCUMENT_CACHE=cached):
+            for _ in range(30):  # compiled queries, prepared statements, the cached document
+                assert client.get(path).status_code == 200
+            subprocess.run(["callgrind_control", "--zero", pid], check=True, capture_output=True)
+            for _ in range(REQUESTS):
+                client.get(path)
+            subprocess.run(["callgrind_control", f"--dump={name}", pid], check=True, capture_output=True)
+
+
+def main() -> None:
+    import psycopg
+
+    server_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
+    name = f"bench_instructions_{os.getpid()}"
+    with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": server_url + name,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "SECRET_KEY": "benchmark-only",
+        "DEBUG": "0",
+        "REDIS_URL": "",  # local memory: no sockets in the counted path
+        "THROTTLE_ANON": "100000000/min",
+        "PYTHONPATH": str(ROOT),
+    }
+    out_dir = Path(tempfile.mkdtemp(prefix="callgrind-"))
+    try:
+        for command in (["migrate", "--verbosity", "0"], ["seed", "--verbosity", "0"]):
+            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/callgrind.out", sys.executable,
+             __file__, "--serve"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+    finally:
+        with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    counts = {}
+    for dump in out_dir.glob("callgrind.out.*"):
+        text = dump.read_text(errors="replace")
+        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.MULTILINE) or re.search(
+            r"^desc: Trigger: dump (\S+)", text, re.MULTILINE
+        )
+        if trigger and trigger.group(1) in CASES:
+            counts[trigger.group(1)] = int(re.search(r"^summary: (\d+)", text, re.MULTILINE).group(1)) / REQUESTS
+    bounds = json.loads(BOUNDS.read_text())
+    baseline = counts["baseline"]
+    print(f"{'case':<22}{'instructions/request':>22}{'ratio':>9}{'bound':>9}")
+    failed = []
+    for case, per_request in counts.items():
+        ratio = per_request / baseline
+        bound = bounds.get(case)
+        print(f"{case:<22}{per_request:>22,.0f}{ratio:>8.2f}x{(f'{bound:.2f}x' if bound else '-'):>9}")
+        if bound and ratio > bound:
+            failed.append(case)
+    if failed:
+        print(f"REGRESSION: {', '.join(failed)} past the bound in {BOUNDS.name}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        serve_under_callgrind()
+    else:
+        main()
