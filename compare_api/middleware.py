@@ -23,11 +23,12 @@ class RateLimitHeadersMiddleware:
 
 
 class RejectNulBytesMiddleware:
-    """A NUL byte in the query string is a 400 before any view runs.
+    """Outside the API (the admin), a NUL byte in the query string is a 400 before any view runs.
 
     PostgreSQL refuses NUL in text, so a NUL reaching a lookup or a search
-    would otherwise be a 500. Paths are covered by the URL patterns (slug
-    segments cannot hold one) and JSON bodies by DRF's CharField validation.
+    would otherwise be a 500. The API validates each parameter itself (DRF and
+    django-filter fields refuse NUL, as does the search filter), so its errors
+    name the offending field; paths are covered by the URL patterns.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -35,7 +36,7 @@ class RejectNulBytesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         query = request.META.get("QUERY_STRING", "")
-        if "\x00" in query or "%00" in query:
+        if ("\x00" in query or "%00" in query) and not request.path.startswith("/api/"):
             body = error_body(400, "invalid_query", "The query string may not contain NUL bytes.")
             return JsonResponse(body, status=400)
         return self.get_response(request)

@@ -1,4 +1,5 @@
 from django.db.models import Count, Q
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 
@@ -11,6 +12,11 @@ from tools.serializers import TOOL_COLUMNS, CategorySerializer, ToolSerializer, 
 _published_tools = Count("tools", filter=Q(tools__is_published=True))
 
 
+# For the schema: the errors `?search=` can answer (compare_api.filters.BoundedSearchFilter).
+search_errors = extend_validation_errors(["invalid", "null_characters_not_allowed"], field_name="search")
+
+
+@search_errors
 class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """Tool categories, with how many published tools each holds."""
 
@@ -22,6 +28,7 @@ class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "tool_count"]
 
 
+@search_errors
 class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """The companies behind the tools, with how many published tools each has."""
 
@@ -33,6 +40,7 @@ class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "tool_count"]
 
 
+@search_errors
 class ToolViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """Published tools with their panel and community tallies."""
 

@@ -1,4 +1,4 @@
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -50,7 +50,18 @@ class RegisterSerializer(serializers.ModelSerializer):
 
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        user = authenticate(self.context["request"]._request, username=attrs["username"], password=attrs["password"])
+        if user is None:
+            # The same answer for an unknown user and a wrong password.
+            raise serializers.ValidationError(
+                "Unable to log in with the username and password given.", code="invalid_credentials"
+            )
+        return {**attrs, "user": user}
 
 
 class TokenSerializer(serializers.Serializer):

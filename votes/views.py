@@ -1,10 +1,11 @@
 from collections.abc import Callable
 
-from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -35,7 +36,15 @@ from votes.serializers import (
     VoteSerializer,
 )
 
+PASSWORD_CODES = [
+    "password_too_similar",
+    "password_too_short",
+    "password_too_common",
+    "password_entirely_numeric",
+]
 
+
+@extend_validation_errors(PASSWORD_CODES, field_name="password", methods=["post"])
 class RegisterView(APIView):
     """Create a voter account. Passwords are checked by Django's password validators."""
 
@@ -51,6 +60,7 @@ class RegisterView(APIView):
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["invalid_credentials"], field_name="non_field_errors", methods=["post"])
 class TokenView(APIView):
     """Exchange a username and password for a bearer token."""
 
@@ -60,11 +70,9 @@ class TokenView(APIView):
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, operation_id="auth_token_create")
     def post(self, request: Request) -> Response:
-        credentials = TokenRequestSerializer(data=request.data)
+        credentials = TokenRequestSerializer(data=request.data, context={"request": request})
         credentials.is_valid(raise_exception=True)
-        user = authenticate(request._request, **credentials.validated_data)
-        if user is None:
-            raise ValidationError("Unable to log in with the username and password given.", code="invalid_credentials")
+        user = credentials.validated_data["user"]
         AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, token = AuthToken.objects.create(user=user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)
@@ -179,15 +187,20 @@ class _SubscriptionLinkView(APIView):
 _token_param = OpenApiParameter("token", str, required=True, description="The token from the email's link.")
 
 
-@extend_schema(responses={200: DetailSerializer}, parameters=[_token_param], methods=["GET"])
+_link_responses = {200: DetailSerializer, 400: ValidationErrorResponseSerializer}
+
+
+@extend_schema(responses=_link_responses, parameters=[_token_param], methods=["GET"])
 @extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
+@extend_validation_errors(["invalid"], field_name="token", methods=["post"])
 class ConfirmSubscriptionView(_SubscriptionLinkView):
     apply_token = staticmethod(services.newsletter_confirm)
     done = "Subscription confirmed."
 
 
-@extend_schema(responses={200: DetailSerializer}, parameters=[_token_param], methods=["GET"])
+@extend_schema(responses=_link_responses, parameters=[_token_param], methods=["GET"])
 @extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
+@extend_validation_errors(["invalid"], field_name="token", methods=["post"])
 class UnsubscribeView(_SubscriptionLinkView):
     apply_token = staticmethod(services.newsletter_unsubscribe)
     done = "Unsubscribed. You will get no more email from us."

@@ -53,7 +53,10 @@ def _error(code: str, detail: str, attr: str | None = None, kind: str = "client_
 
 
 BAD_CREDENTIALS = _error(
-    "invalid_credentials", "Unable to log in with the username and password given.", kind="validation_error"
+    "invalid_credentials",
+    "Unable to log in with the username and password given.",
+    attr="non_field_errors",
+    kind="validation_error",
 )
 
 
