@@ -145,29 +145,15 @@ def drop_database(url: str) -> None:
 
 def load_catalogue(voters: int) -> Path:
     """Seed, scale catalogue, and `voters` benchmark voters with tokens (for vote_write); returns the token file."""
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from knox.crypto import create_token_string, hash_token
-    from knox.models import AuthToken
-    from knox.settings import CONSTANTS
 
+    from benchmarks.voters import voters_with_tokens
     from reviews.scale import ScaleSize, scale_catalog
 
     call_command("migrate", verbosity=0)
     call_command("seed", verbosity=0)
     scale_catalog(size=ScaleSize(), progress=lambda n: None)
-    User = get_user_model()
-    users = User.objects.bulk_create(
-        [User(username=f"bench-voter-{i}", password="!") for i in range(voters)], batch_size=5000
-    )
-    tokens = [create_token_string() for _ in users]
-    AuthToken.objects.bulk_create(
-        [
-            AuthToken(digest=hash_token(token), token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH], user=user, expiry=None)
-            for token, user in zip(tokens, users, strict=True)
-        ],
-        batch_size=5000,
-    )
+    tokens = [token for _, token in voters_with_tokens(prefix="bench-voter", count=voters)]
     token_file = Path(tempfile.mkstemp(prefix="bench-tokens-")[1])
     token_file.write_text("\n".join(tokens) + "\n")
     return token_file

@@ -456,32 +456,18 @@ def prepare(database_url: str, redis_url: str, voters: int) -> tuple[list[Voter]
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connections
-    from knox.crypto import create_token_string, hash_token
-    from knox.models import AuthToken
-    from knox.settings import CONSTANTS
 
+    from benchmarks.voters import voters_with_tokens
     from tools.models import Tool
 
     call_command("migrate", verbosity=0)
     call_command("seed", verbosity=0, stdout=io.StringIO())
-    User = get_user_model()
-    users = User.objects.bulk_create(
-        [User(username=f"fault-voter-{i}", password="!") for i in range(voters)], batch_size=2000
-    )
-    tokens = [create_token_string() for _ in users]
-    AuthToken.objects.bulk_create(
-        [
-            AuthToken(digest=hash_token(token), token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH], user=user, expiry=None)
-            for token, user in zip(tokens, users, strict=True)
-        ],
-        batch_size=2000,
-    )
+    accounts = voters_with_tokens(prefix="fault-voter", count=voters)
     tool_ids = dict(Tool.objects.filter(slug__in=[LEFT, RIGHT]).values_list("slug", "id"))
     connections.close_all()  # the restart must not find this process holding a connection
-    return [Voter(user.pk, token) for user, token in zip(users, tokens, strict=True)], tool_ids
+    return [Voter(user.pk, token) for user, token in accounts], tool_ids
 
 
 def server_env(database_url: str, redis_url: str, workers: int) -> dict[str, str]:

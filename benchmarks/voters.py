@@ -1,0 +1,24 @@
+"""Voter accounts with bearer tokens, made in bulk for the load and fault scripts."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from knox.crypto import create_token_string, hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
+
+
+def voters_with_tokens(*, prefix: str, count: int) -> list[tuple[AbstractBaseUser, str]]:
+    """`count` new accounts named `<prefix>-<n>` (no usable password), each with a token that never expires."""
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}-{i}", password="!") for i in range(count)], batch_size=5000
+    )
+    tokens = [create_token_string() for _ in users]
+    AuthToken.objects.bulk_create(
+        [
+            AuthToken(digest=hash_token(token), token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH], user=user, expiry=None)
+            for token, user in zip(tokens, users, strict=True)
+        ],
+        batch_size=5000,
+    )
+    return list(zip(users, tokens, strict=True))
