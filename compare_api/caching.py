@@ -21,6 +21,7 @@ process could serve in between.
 
 import hashlib
 import logging
+import re
 import secrets
 import threading
 import time
@@ -29,10 +30,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 
 from compare_api.renderers import render_json
+from compare_api.slugs import split_comparison_slug
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,27 @@ DOCUMENT_TTL = 60  # bounds how long a document can outlive an invalidation lost
 
 def tool_version(slug: str) -> str:
     return f"tool:{slug}"
+
+
+_COMPARISON = re.compile(r"/api/v1/comparisons/([^/]+)/")
+_TOOL = re.compile(r"/api/v1/tools/([^/]+)/")
+
+
+def versions_for(path: str) -> list[str]:
+    """What a cached read at `path` shows, as version names: the one mapping the views
+    and the fast path (compare_api.fastpath) share."""
+    if match := _COMPARISON.fullmatch(path):
+        pair = split_comparison_slug(match.group(1))
+        return [CATALOG, *map(tool_version, pair)] if pair else [CATALOG]
+    if match := _TOOL.fullmatch(path):
+        return [CATALOG, tool_version(match.group(1))]
+    if path == "/api/v1/tools/":
+        return [CATALOG, VOTES]
+    return [CATALOG]
+
+
+def doc_key_for(full_path: str) -> str:
+    return "doc:" + hashlib.blake2b(full_path.encode(), digest_size=16).hexdigest()
 
 
 class _Breaker:
@@ -67,6 +90,9 @@ class _Breaker:
         with self._lock:
             self._lost_bumps = True
 
+    def has_lost_bumps(self) -> bool:
+        return self._lost_bumps
+
     def take_lost_bumps(self) -> bool:
         with self._lock:
             lost, self._lost_bumps = self._lost_bumps, False
@@ -80,8 +106,9 @@ def _cache():
     return caches["default"]
 
 
-def _key(name: str) -> str:
+def version_key(name: str) -> str:
     return f"version:{name}"
+
 
 
 def _new_token() -> str:
@@ -94,8 +121,8 @@ def bump_now(*names: str) -> None:
     try:
         cache = _cache()
         if breaker.take_lost_bumps():
-            cache.delete_many([_key(CATALOG), _key(VOTES)])
-        cache.set_many({_key(name): _new_token() for name in names}, timeout=None)
+            cache.delete_many([version_key(CATALOG), version_key(VOTES)])
+        cache.set_many({version_key(name): _new_token() for name in names}, timeout=None)
     except Exception:
         logger.warning("cache unavailable: version bump of %s lost", names, exc_info=True)
         breaker.lose_bump()
@@ -117,8 +144,8 @@ def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | 
         cache = _cache()
         if breaker.take_lost_bumps():
             # Writes during the outage could not invalidate: start every document afresh.
-            cache.delete_many([_key(CATALOG), _key(VOTES)])
-        keys = [_key(name) for name in names]
+            cache.delete_many([version_key(CATALOG), version_key(VOTES)])
+        keys = [version_key(name) for name in names]
         found = cache.get_many([*keys, doc_key])
         missing = [key for key in keys if key not in found]
         if missing:
@@ -144,7 +171,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return etag in tags
 
 
-def _respond(request: Request, body: bytes, etag: str) -> HttpResponse:
+def respond(request: HttpRequest, body: bytes, etag: str) -> HttpResponse:
     if _matches(request.headers.get("If-None-Match", ""), etag):
         response = HttpResponse(status=304)
     else:
@@ -154,7 +181,7 @@ def _respond(request: Request, body: bytes, etag: str) -> HttpResponse:
     return response
 
 
-def cached_read(request: Request, versions: list[str], build: Callable[[], object]) -> HttpResponse:
+def cached_read(request: Request, build: Callable[[], object]) -> HttpResponse:
     """Answer a read from the document cache, or build, render and store it.
 
     The entry for a path holds the version tokens it was built under; it is
@@ -162,13 +189,13 @@ def cached_read(request: Request, versions: list[str], build: Callable[[], objec
     render as JSON; an exception it raises (a 404, a 400) is answered as usual
     and nothing is stored.
     """
-    doc_key = "doc:" + hashlib.blake2b(request.get_full_path().encode(), digest_size=16).hexdigest()
-    looked_up = _lookup(versions, doc_key) if settings.DOCUMENT_CACHE else None
+    doc_key = doc_key_for(request.get_full_path())
+    looked_up = _lookup(versions_for(request.path), doc_key) if settings.DOCUMENT_CACHE else None
     if looked_up is not None:
         tokens, entry = looked_up
         if entry is not None and entry[0] == tokens:
             _, etag, body = entry
-            return _respond(request, body, etag)
+            return respond(request, body, etag)
     body = render_json(build())
     etag = etag_for(body)
     if looked_up is not None:
@@ -177,7 +204,7 @@ def cached_read(request: Request, versions: list[str], build: Callable[[], objec
         except Exception:
             logger.warning("cache unavailable: document not stored", exc_info=True)
             breaker.failed()
-    return _respond(request, body, etag)
+    return respond(request, body, etag)
 
 
 # For read-only viewsets: list and retrieve go through cached_read(). A view
@@ -185,9 +212,6 @@ def cached_read(request: Request, versions: list[str], build: Callable[[], objec
 # (Comments, not a docstring: drf-spectacular would publish a docstring as the
 # description of every operation that has none of its own.)
 class CachedReadMixin:
-    def cache_versions(self, request: Request, **kwargs: str) -> list[str]:
-        return [CATALOG]
-
     def list_document(self, request: Request, *args: object, **kwargs: str) -> object:
         return super().list(request, *args, **kwargs).data
 
@@ -195,12 +219,10 @@ class CachedReadMixin:
         return super().retrieve(request, *args, **kwargs).data
 
     def list(self, request: Request, *args: object, **kwargs: str) -> HttpResponse:
-        build = lambda: self.list_document(request, *args, **kwargs)  # noqa: E731
-        return cached_read(request, self.cache_versions(request, **kwargs), build)
+        return cached_read(request, lambda: self.list_document(request, *args, **kwargs))
 
     def retrieve(self, request: Request, *args: object, **kwargs: str) -> HttpResponse:
-        build = lambda: self.retrieve_document(request, *args, **kwargs)  # noqa: E731
-        return cached_read(request, self.cache_versions(request, **kwargs), build)
+        return cached_read(request, lambda: self.retrieve_document(request, *args, **kwargs))
 
 
 def invalidate_catalog(**signal_kwargs: object) -> None:

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "compare_api.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "compare_api.fastpath.CachedReadMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

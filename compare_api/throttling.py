@@ -110,10 +110,12 @@ class WindowRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"ratelimit:{self.scope}:{client}:{window}"
-        if not breaker.available():
+        precounted = getattr(request._request, "precounted", {}).get((self.scope, client))
+        if precounted is None and not breaker.available():
             return True
         try:
-            count = _increment(caches[self.cache_alias], key, period + 1)
+            # The fast path (compare_api.fastpath) may have counted this request already.
+            count = precounted or _increment(caches[self.cache_alias], key, period + 1)
         except Exception:  # the cache is down: serve, don't limit
             logger.warning("rate limit %s not enforced: cache unavailable", self.scope, exc_info=True)
             breaker.failed()

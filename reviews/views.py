@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 
-from compare_api.caching import CATALOG, CachedReadMixin, cached_read, tool_version
+from compare_api.caching import CachedReadMixin, cached_read
 from compare_api.slugs import ANY_SEGMENT, SLUG_SEGMENT, split_comparison_slug
 from reviews.models import Comparison, Review, Reviewer
 from reviews.selectors import UnknownTool, comparison_get
@@ -59,7 +59,7 @@ class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
             )
             return self.get_paginated_response(ReviewSerializer(page, many=True).data).data
 
-        return cached_read(request, [CATALOG], build)
+        return cached_read(request, build)
 
 
 class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
@@ -124,4 +124,4 @@ class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.Generic
             except UnknownTool as unknown:
                 raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
 
-        return cached_read(request, [CATALOG, tool_version(left), tool_version(right)], build)
+        return cached_read(request, build)

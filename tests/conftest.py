@@ -3,6 +3,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from compare_api import caching
 from reviews.models import Verdict
 from tests.factories import UserFactory
 from tools.models import Tool
@@ -16,6 +17,7 @@ def isolated_cache(settings) -> None:
     Caching tests turn it on and commit for real."""
     settings.DOCUMENT_CACHE = False
     cache.clear()
+    caching.breaker._down_until, caching.breaker._lost_bumps = 0.0, False
 
 
 @pytest.fixture(autouse=True)

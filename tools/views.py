@@ -3,7 +3,7 @@ from drf_standardized_errors.openapi_validation_errors import extend_validation_
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 
-from compare_api.caching import CATALOG, VOTES, CachedReadMixin, tool_version
+from compare_api.caching import CachedReadMixin
 from compare_api.slugs import SLUG_SEGMENT
 from tools.filters import ToolFilter
 from tools.models import Category, Tool, Vendor
@@ -59,11 +59,6 @@ class ToolViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
         "created_at",
     ]
     ordering = ["name"]
-
-    def cache_versions(self, request, **kwargs: str) -> list[str]:
-        if "slug" in kwargs:
-            return [CATALOG, tool_version(kwargs["slug"])]
-        return [CATALOG, VOTES]
 
     # Plain rows and tool_document(), not model instances and ToolSerializer: same
     # JSON, a fraction of the CPU (ToolSerializer documents the shape for the schema).

@@ -1,0 +1,84 @@
+"""Anonymous reads of cached documents, answered before Django REST framework runs.
+
+Most traffic is anonymous reads of documents that have not changed. With Redis,
+this middleware answers them in one round trip: a single pipeline counts the
+request against the client's per-IP limit (the same counter TierRateThrottle
+uses) and fetches the current version tokens with the cached entry. A fresh
+entry is the response (or a 304); anything else — a miss, a stale entry, a
+request with credentials, Redis unreachable — goes on to the view as usual,
+which then does not count the request a second time.
+"""
+
+import math
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+from compare_api import caching
+from compare_api.cache import RedisCache
+from compare_api.throttling import RateLimit, parse_rate, record
+
+CACHED_PREFIXES = ("/api/v1/",)
+_ident = BaseThrottle()
+
+
+class CachedReadMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.method in ("GET", "HEAD")
+            and request.path.startswith(CACHED_PREFIXES)
+            and "HTTP_AUTHORIZATION" not in request.META
+            and settings.DOCUMENT_CACHE
+            and caching.breaker.available()
+        ):
+            response = self._answer(request)
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+    def _answer(self, request: HttpRequest) -> HttpResponse | None:
+        cache = caches["default"]
+        if not isinstance(cache, RedisCache) or caching.breaker.has_lost_bumps() or settings.API_DEPRECATIONS:
+            # Only Redis can count and fetch in one pipeline; lost invalidations and
+            # deprecation headers are the view path's business.
+            return None
+        limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES["anon"])
+        now = time.time()
+        window = int(now // period)
+        client = f"ip:{_ident.get_ident(request)}"
+        counter = cache.make_and_validate_key(f"ratelimit:anon:{client}:{window}")
+        names = caching.versions_for(request.path)
+        keys = [cache.make_and_validate_key(caching.version_key(name)) for name in names]
+        doc_key = cache.make_and_validate_key(caching.doc_key_for(request.get_full_path()))
+        try:
+            with cache._cache.get_client(counter, write=True).pipeline(transaction=False) as pipe:
+                pipe.incr(counter)
+                pipe.expire(counter, period + 1, nx=True)
+                pipe.mget([*keys, doc_key])
+                count, _, values = pipe.execute()
+        except Exception:
+            return None  # the view will meet the same failure and handle it
+        reset = max(1, math.ceil((window + 1) * period - now))
+        rate_limit = RateLimit(limit=limit, remaining=max(0, limit - count), reset=reset)
+        # The view must not count this request again.
+        request.precounted = {("anon", client): count}
+        record(request, rate_limit)
+        if count > limit:
+            return None  # the view answers the 429 in the usual shape
+        loads = cache._cache._serializer.loads
+        *tokens, entry = (None if value is None else loads(value) for value in values)
+        if entry is None or None in tokens or entry[0] != tokens:
+            return None
+        _, etag, body = entry
+        response = caching.respond(request, body, etag)
+        for name, value in rate_limit.headers.items():
+            response[name] = value
+        return response

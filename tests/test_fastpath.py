@@ -1,0 +1,63 @@
+"""Anonymous reads of cached documents answered by compare_api.fastpath, against a real Redis."""
+
+from collections.abc import Iterator
+
+import pytest
+from rest_framework.views import APIView
+
+from compare_api import caching
+from tests.factories import ToolFactory, UserFactory
+from tests.helpers import bearer, redis_server
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/comparisons/alpha-vs-beta/"
+
+
+@pytest.fixture
+def redis_cache(settings, django_capture_on_commit_callbacks) -> Iterator[None]:
+    with redis_server() as redis:
+        settings.CACHES = {"default": {"BACKEND": "compare_api.cache.RedisCache", "LOCATION": redis.url}}
+        settings.DOCUMENT_CACHE = True
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "5/min"},
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            ToolFactory(slug="alpha"), ToolFactory(slug="beta")
+        yield
+
+
+def test_a_fresh_document_is_served_without_the_view_or_a_query(api, redis_cache, monkeypatch) -> None:
+    first = api.get(URL)
+    assert first.status_code == 200
+    monkeypatch.setattr(APIView, "dispatch", lambda *a, **k: (_ for _ in ()).throw(AssertionError("view ran")))
+    second = api.get(URL)
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert second["ETag"] == first["ETag"]
+    assert second["Cache-Control"] == "public, no-cache"
+    assert api.get(URL, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+
+def test_each_request_is_counted_once_whichever_path_answers(api, redis_cache) -> None:
+    answers = [api.get(URL) for _ in range(6)]  # a miss through the view, then hits
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 200, 429]
+    assert [a["RateLimit-Remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
+    assert answers[-1].json()["errors"][0]["code"] == "throttled"
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+
+
+def test_a_vote_makes_the_next_read_fresh(api, redis_cache, django_capture_on_commit_callbacks) -> None:
+    before = api.get(URL)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.put("/api/v1/tools/alpha/vote/", {"verdict": "ship"}, format="json", **bearer(UserFactory()))
+    after = api.get(URL)
+    assert after["ETag"] != before["ETag"]
+    assert after.json()["tools"][0]["community"]["total"] == 1
+
+
+def test_requests_with_credentials_go_to_the_view(api, redis_cache) -> None:
+    api.get(URL)
+    caching.breaker._down_until = 0.0
+    response = api.get(URL, HTTP_AUTHORIZATION="Bearer 00")
+    assert response.status_code == 401  # the view authenticated it
