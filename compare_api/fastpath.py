@@ -27,6 +27,11 @@ CACHED_PREFIXES = ("/api/v1/",)
 _ident = BaseThrottle()
 
 
+def _accepts_json(accept: str) -> bool:
+    # Anything else goes to the view, which answers 406 as DRF's content negotiation does.
+    return not accept or any(kind in accept for kind in ("application/json", "application/*", "*/*"))
+
+
 class CachedReadMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -36,6 +41,7 @@ class CachedReadMiddleware:
             request.method in ("GET", "HEAD")
             and request.path.startswith(CACHED_PREFIXES)
             and "HTTP_AUTHORIZATION" not in request.META
+            and _accepts_json(request.META.get("HTTP_ACCEPT", ""))
             and settings.DOCUMENT_CACHE
             and caching.breaker.available()
         ):

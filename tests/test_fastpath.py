@@ -61,3 +61,9 @@ def test_requests_with_credentials_go_to_the_view(api, redis_cache) -> None:
     caching.breaker._down_until = 0.0
     response = api.get(URL, HTTP_AUTHORIZATION="Bearer 00")
     assert response.status_code == 401  # the view authenticated it
+
+
+def test_a_client_that_refuses_json_goes_to_the_view(api, redis_cache) -> None:
+    api.get(URL)
+    assert api.get(URL, HTTP_ACCEPT="text/html").status_code == 406
+    assert api.get(URL, HTTP_ACCEPT="text/html,*/*;q=0.8").status_code == 200
