@@ -110,7 +110,6 @@ def version_key(name: str) -> str:
     return f"version:{name}"
 
 
-
 def _new_token() -> str:
     return secrets.token_hex(8)
 
