@@ -1,17 +1,27 @@
 """ORM queries compiled once per process and run with fresh values.
 
-On the hot read paths, building a QuerySet and compiling it to SQL costs more
-CPU than PostgreSQL takes to answer it. The SQL text never changes between
+On the hot paths, building a QuerySet and compiling it to SQL costs more CPU
+than PostgreSQL takes to answer it. The SQL text never changes between
 requests, only the values do, so each query here is built with the ORM once,
 with sentinel values standing in for the per-request ones, and afterwards
-executed straight through the connection's cursor.
+executed straight through the connection's cursor. The backend's converters
+(SQLite's naive datetimes made aware, and the like) still apply to the rows.
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: list[Any]
+    slots: dict[int, str]  # parameter position -> sentinel name
+    converters: list[tuple[int, list[Callable], Any]]  # (column, converters, expression)
 
 
 class CompiledQuery:
@@ -19,11 +29,11 @@ class CompiledQuery:
         """`build(**sentinels)` returns a values_list() query; each sentinel must appear in its parameters."""
         self.build = build
         self.sentinels = sentinels
-        self._by_alias: dict[str, tuple[str, list[Any], dict[int, str]]] = {}
+        self._by_vendor: dict[str, _Compiled] = {}
 
-    def _compile(self, alias: str) -> tuple[str, list[Any], dict[int, str]]:
-        queryset = self.build(**self.sentinels)
-        sql, params = queryset.query.get_compiler(using=alias).as_sql()
+    def _compile(self, alias: str) -> _Compiled:
+        compiler = self.build(**self.sentinels).query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
         slots = {
             index: name
             for index, value in enumerate(params)
@@ -33,15 +43,28 @@ class CompiledQuery:
         missing = set(self.sentinels) - set(slots.values())
         if missing:
             raise ValueError(f"sentinels {sorted(missing)} do not reach the SQL parameters")
-        return sql, list(params), slots
+        converters = compiler.get_converters([expression for expression, _, _ in compiler.select])
+        return _Compiled(
+            sql, list(params), slots, [(index, convs, expr) for index, (convs, expr) in converters.items()]
+        )
 
     def rows(self, alias: str = "default", **values: Any) -> Sequence[tuple]:
         connection = connections[alias]
-        compiled = self._by_alias.get(connection.vendor)
+        compiled = self._by_vendor.get(connection.vendor)
         if compiled is None:
-            compiled = self._by_alias[connection.vendor] = self._compile(alias)
-        sql, params, slots = compiled
-        params = [values[slots[index]] if index in slots else value for index, value in enumerate(params)]
+            compiled = self._by_vendor[connection.vendor] = self._compile(alias)
+        slots = compiled.slots
+        params = [values[slots[index]] if index in slots else value for index, value in enumerate(compiled.params)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if not compiled.converters:
+            return rows
+        converted = []
+        for row in rows:
+            row = list(row)
+            for index, convs, expression in compiled.converters:
+                for convert in convs:
+                    row[index] = convert(row[index], expression, connection)
+            converted.append(tuple(row))
+        return converted
