@@ -12,8 +12,10 @@ class Vote(models.Model):
     tool's community counters in the same transaction.
     """
 
-    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
-    tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="votes")
+    # No index of their own: the unique (voter, tool) and the (tool, verdict) indexes
+    # lead with these columns and serve every lookup; each extra index slows every vote.
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes", db_index=False)
+    tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="votes", db_index=False)
     verdict = models.CharField(max_length=4, choices=Verdict.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
