@@ -16,6 +16,13 @@ class _ReusedClients(redis.RedisCacheClient):
             client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
         return client
 
+    def set_many(self, data: dict, timeout: int | None) -> None:
+        if timeout is None:
+            # MSET is atomic on its own: Django wraps it in MULTI/EXEC, three commands for one.
+            self.get_client(None, write=True).mset({key: self._serializer.dumps(value) for key, value in data.items()})
+            return
+        super().set_many(data, timeout)
+
 
 class RedisCache(redis.RedisCache):
     def __init__(self, server, params) -> None:

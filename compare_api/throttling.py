@@ -27,6 +27,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
+from redis.commands.core import Script
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -71,67 +72,99 @@ def record(request: HttpRequest, limit: RateLimit) -> None:
         request.rate_limit = limit
 
 
-def _increment(cache: BaseCache, key: str, timeout: int) -> int:
-    """Add one to the window's counter, atomically; the first increment starts its expiry."""
+# INCR each window counter and start its expiry on the first increment: one command,
+# atomic, so a counter can never be left without an expiry.
+_COUNT_SCRIPT = Script(
+    None,
+    b"""
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call("INCR", key)
+  if counts[i] == 1 then redis.call("EXPIRE", key, ARGV[1]) end
+end
+return counts
+""",
+)
+
+
+def _increment(cache: BaseCache, keys: list[str], timeout: int) -> list[int]:
+    """Add one to each window counter, atomically, in one round trip; returns the new counts."""
     if isinstance(cache, RedisCache):  # Django's, or ours in compare_api.cache
-        # One round trip: Django's add() + incr() would be three (incr checks existence first).
-        full_key = cache.make_and_validate_key(key)
-        with cache._cache.get_client(full_key, write=True).pipeline(transaction=False) as pipe:
-            pipe.incr(full_key)
-            pipe.expire(full_key, timeout, nx=True)
-            count, _ = pipe.execute()
-        return count
-    cache.add(key, 0, timeout=timeout)
-    return cache.incr(key)
+        full_keys = [cache.make_and_validate_key(key) for key in keys]
+        return _COUNT_SCRIPT(keys=full_keys, args=[timeout], client=cache._cache.get_client(full_keys[0], write=True))
+    counts = []
+    for key in keys:
+        cache.add(key, 0, timeout=timeout)
+        counts.append(cache.incr(key))
+    return counts
 
 
 class WindowRateThrottle(BaseThrottle):
-    """Counts requests per `scope` and client in fixed windows."""
+    """Counts each request against its limits, in fixed windows; all of them in one cache round trip."""
 
-    scope: str = ""
     cache_alias = "default"
-    only_methods: frozenset[str] | None = None  # None: every method counts
 
-    def get_rate(self, request: Request, view: APIView) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+    def limits(self, request: Request, view: APIView | None) -> list[tuple[str, str]]:
+        """The (scope, client) pairs this request counts against; an empty list exempts it."""
+        raise NotImplementedError
 
-    def get_client_key(self, request: Request, view: APIView) -> str | None:
-        """Who is counted; None exempts the request."""
-        return f"ip:{self.get_ident(request)}"
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if self.only_methods is not None and request.method not in self.only_methods:
-            return True
-        rate = self.get_rate(request, view)
-        client = self.get_client_key(request, view)
-        if rate is None or client is None:
-            return True
-        limit, period = parse_rate(rate)
+    def allow_request(self, request: Request, view: APIView | None) -> bool:
         now = time.time()
-        window = int(now // period)
-        key = f"ratelimit:{self.scope}:{client}:{window}"
-        precounted = getattr(request._request, "precounted", {}).get((self.scope, client))
-        if precounted is None and not breaker.available():
+        precounted = getattr(request._request, "precounted", {})
+        counters = []  # (scope, client, limit, period)
+        for scope, client in self.limits(request, view):
+            rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+            if rate is not None:
+                counters.append((scope, client, *parse_rate(rate)))
+        # The fast path (compare_api.fastpath) may have counted this request already.
+        uncounted = [c for c in counters if (c[0], c[1]) not in precounted]
+        if uncounted and not breaker.available():
             return True
+        counts = dict(precounted)
         try:
-            # The fast path (compare_api.fastpath) may have counted this request already.
-            count = precounted or _increment(caches[self.cache_alias], key, period + 1)
+            # One period per request in practice; grouped so each script call shares its expiry.
+            for period in {c[3] for c in uncounted}:
+                batch = [c for c in uncounted if c[3] == period]
+                window = int(now // period)
+                keys = [f"ratelimit:{scope}:{client}:{window}" for scope, client, _, _ in batch]
+                batch_counts = _increment(caches[self.cache_alias], keys, period + 1)
+                for (scope, client, _, _), count in zip(batch, batch_counts, strict=True):
+                    counts[scope, client] = count
         except Exception:  # the cache is down: serve, don't limit
-            logger.warning("rate limit %s not enforced: cache unavailable", self.scope, exc_info=True)
+            logger.warning("rate limits %s not enforced: cache unavailable", [c[0] for c in uncounted], exc_info=True)
             breaker.failed()
             return True
-        self.reset = max(1, math.ceil((window + 1) * period - now))
-        record(request._request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=self.reset))
-        return count <= limit
+        allowed, self.reset = True, 0
+        for scope, client, limit, period in counters:
+            count = counts[scope, client]
+            reset = max(1, math.ceil((int(now // period) + 1) * period - now))
+            record(request._request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=reset))
+            if count > limit:
+                allowed, self.reset = False, max(self.reset, reset)
+        return allowed
 
     def wait(self) -> float:
         return self.reset
 
 
 class TierRateThrottle(WindowRateThrottle):
-    """Every API request: per partner key (by its tier), per voter account, else per client IP."""
+    """Every API request: per partner key (by its tier), per voter account, else per client IP.
 
-    def _client(self, request: Request) -> tuple[str, str]:
+    Subclasses add a limit of their own (`scope`, counted on `only_methods`) to the tier's.
+    """
+
+    scope: str | None = None
+    only_methods: frozenset[str] | None = None  # None: every method counts
+
+    def limits(self, request: Request, view: APIView | None) -> list[tuple[str, str]]:
+        limits = [self._tier(request)]
+        if self.scope is not None and (self.only_methods is None or request.method in self.only_methods):
+            client = self.get_client_key(request)
+            if client is not None:
+                limits.append((self.scope, client))
+        return limits
+
+    def _tier(self, request: Request) -> tuple[str, str]:
         from partners.models import PartnerKey
 
         if isinstance(request.auth, PartnerKey):
@@ -140,19 +173,20 @@ class TierRateThrottle(WindowRateThrottle):
             return "voter", f"user:{request.user.pk}"
         return "anon", f"ip:{self.get_ident(request)}"
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        self.scope, self.client = self._client(request)
-        return super().allow_request(request, view)
+    def get_client_key(self, request: Request) -> str | None:
+        """Who `scope` counts; None exempts the request."""
+        return f"ip:{self.get_ident(request)}"
 
-    def get_client_key(self, request: Request, view: APIView) -> str | None:
-        return self.client
+
+class _FailedAuthenticationThrottle(WindowRateThrottle):
+    def limits(self, request: Request, view: APIView | None) -> list[tuple[str, str]]:
+        return [("anon", f"ip:{self.get_ident(request)}")]
 
 
 def count_failed_authentication(request: Request) -> None:
     """A refused credential still counts against the client's address (per-IP `anon` limit),
     so nobody can try keys or tokens without limit; past the limit the answer is a 429."""
-    throttle = WindowRateThrottle()
-    throttle.scope = "anon"
+    throttle = _FailedAuthenticationThrottle()
     if not throttle.allow_request(request, None):
         raise Throttled(wait=throttle.wait())
 
@@ -160,26 +194,32 @@ def count_failed_authentication(request: Request) -> None:
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class VoteRateThrottle(WindowRateThrottle):
-    """Vote writes per voter account."""
+class VoteRateThrottle(TierRateThrottle):
+    """The tier's limit, and vote writes per voter account."""
 
     scope = "votes"
     only_methods = WRITES
 
-    def get_client_key(self, request: Request, view: APIView) -> str | None:
+    def get_client_key(self, request: Request) -> str | None:
         return f"user:{request.user.pk}" if request.user.is_authenticated else None
 
 
-class RegisterRateThrottle(WindowRateThrottle):
+class RegisterRateThrottle(TierRateThrottle):
+    """The tier's limit, and registrations per client IP."""
+
     scope = "register"
     only_methods = WRITES
 
 
-class LoginRateThrottle(WindowRateThrottle):
+class LoginRateThrottle(TierRateThrottle):
+    """The tier's limit, and logins per client IP."""
+
     scope = "login"
     only_methods = WRITES
 
 
-class NewsletterRateThrottle(WindowRateThrottle):
+class NewsletterRateThrottle(TierRateThrottle):
+    """The tier's limit, and newsletter sign-ups per client IP."""
+
     scope = "newsletter"
     only_methods = WRITES

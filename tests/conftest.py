@@ -45,6 +45,6 @@ def cast_votes(db):
     def cast(tool: Tool, *, ship: int = 0, skip: int = 0) -> None:
         for verdict, count in ((Verdict.SHIP, ship), (Verdict.SKIP, skip)):
             for _ in range(count):
-                vote_cast(voter=UserFactory(), tool=tool, verdict=verdict)
+                vote_cast(voter=UserFactory(), slug=tool.slug, verdict=verdict)
 
     return cast

@@ -285,7 +285,7 @@ class TestToolEdits:
             result = execute(sql, params, many, context)
             if not cast and sql.startswith("SELECT") and "community_ship_count" in sql:
                 cast = True
-                vote_cast(voter=voter, tool=tool, verdict=Verdict.SHIP)
+                vote_cast(voter=voter, slug=tool.slug, verdict=Verdict.SHIP)
             return result
 
         form = TestAddForms.tool_form(

@@ -20,7 +20,6 @@ from partners import usage
 from partners.models import PartnerKey
 from tests.factories import UserFactory
 from tests.helpers import bearer
-from tools.models import Tool
 from votes.models import Subscriber
 from votes.services import CONFIRM_SALT, UNSUBSCRIBE_SALT, subscription_token, vote_cast
 
@@ -128,7 +127,7 @@ def voter() -> AbstractBaseUser:
 @pytest.fixture
 def callers(seeded, voter: AbstractBaseUser) -> dict[str, dict[str, str]]:
     """Request headers per caller. The voter has voted on code-llama-4."""
-    vote_cast(voter=voter, tool=Tool.objects.get(slug="code-llama-4"), verdict="ship")
+    vote_cast(voter=voter, slug="code-llama-4", verdict="ship")
     _, key = PartnerKey.objects.create_key(name="Acme", owner=UserFactory())
     return {
         "anonymous": {},

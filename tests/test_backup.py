@@ -100,12 +100,12 @@ def _make_data() -> None:
     ReviewFactory(reviewer=buyer, tool=tools[0], verdict=Verdict.SKIP, body="Too pricey; it's a 'maybe'.")
     voters = UserFactory.create_batch(15)
     for index, voter in enumerate(voters):
-        vote_cast(voter=voter, tool=tools[index % 3], verdict=Verdict.SHIP if index % 3 else Verdict.SKIP)
+        vote_cast(voter=voter, slug=tools[index % 3].slug, verdict=Verdict.SHIP if index % 3 else Verdict.SKIP)
         if index % 2:
-            vote_cast(voter=voter, tool=tools[(index + 1) % 3], verdict=Verdict.SHIP)
-    vote_cast(voter=voters[0], tool=tools[0], verdict=Verdict.SHIP)  # changed
-    vote_cast(voter=voters[1], tool=tools[1], verdict=Verdict.SKIP)  # changed
-    vote_withdraw(voter=voters[2], tool=tools[2])  # withdrawn
+            vote_cast(voter=voter, slug=tools[(index + 1) % 3].slug, verdict=Verdict.SHIP)
+    vote_cast(voter=voters[0], slug=tools[0].slug, verdict=Verdict.SHIP)  # changed
+    vote_cast(voter=voters[1], slug=tools[1].slug, verdict=Verdict.SKIP)  # changed
+    vote_withdraw(voter=voters[2], slug=tools[2].slug)  # withdrawn
 
 
 def test_pg_dump_and_pg_restore_round_trip(tmp_path: Path) -> None:

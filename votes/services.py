@@ -1,9 +1,10 @@
 """Writes to votes. Each keeps the tool's community counters exact.
 
 Every write first locks the tool row. That serialises the votes on one tool
-(cheap: a vote is a few short statements), so the read-modify-write of "what
-was this voter's verdict before" can never interleave, and all writers take
-their locks in the same order, so they cannot deadlock.
+(cheap: a vote is a few short statements, on PostgreSQL a single one), so the
+read-modify-write of "what was this voter's verdict before" can never
+interleave, and all writers take their locks in the same order (the tool row,
+then vote rows), so they cannot deadlock.
 """
 
 import logging
@@ -13,68 +14,201 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import Count, F
+from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from compare_api import caching
+from compare_api.compiled import CompiledQuery
+from compare_api.stats import Tally
 from reviews.models import Verdict
 from tools.models import COMMUNITY_COUNTERS, Tool
 from votes.models import Subscriber, SubscriberStatus, Vote
 
 logger = logging.getLogger(__name__)
 
-_COUNTER = {Verdict.SHIP: "community_ship_count", Verdict.SKIP: "community_skip_count"}
+
+@dataclass(frozen=True)
+class LockedTool:
+    id: int
+    slug: str
+    community: Tally  # exact while the lock is held
 
 
 @dataclass(frozen=True)
 class VoteResult:
-    vote: Vote | None
+    vote: Vote | None  # None: there was no vote to withdraw
     created: bool
-    tool: Tool
+    community: Tally  # the tool's community tally after the write
 
 
-def _locked_tool(tool_id: int) -> Tool:
-    """Lock the tool row and read its counters: under the lock they are exact until commit."""
-    return Tool.objects.select_for_update().only("id", "slug", *COMMUNITY_COUNTERS).get(pk=tool_id)
+# A vote is the hot write path: its statements are compiled once per process
+# (compare_api.compiled) or written out, not rebuilt by the ORM on every request.
+_LOCK_PUBLISHED = CompiledQuery(
+    lambda slug: (
+        Tool.objects.published().select_for_update().filter(slug=slug).values_list("id", "slug", *COMMUNITY_COUNTERS)
+    ),
+    slug="\x00tool-slug",
+)
+_LOCK_BY_ID = CompiledQuery(
+    lambda tool_id: Tool.objects.select_for_update().filter(pk=tool_id).values_list("id", "slug", *COMMUNITY_COUNTERS),
+    tool_id=-7_100_001,
+)
+_CURRENT_VOTE = CompiledQuery(
+    lambda voter_id, tool_id: (
+        Vote.objects.filter(voter_id=voter_id, tool_id=tool_id)
+        .order_by()
+        .values_list("id", "verdict", "created_at", "updated_at")
+    ),
+    voter_id=-7_100_002,
+    tool_id=-7_100_003,
+)
+_INSERT_VOTE = (
+    "INSERT INTO votes_vote (voter_id, tool_id, verdict, created_at, updated_at)"
+    " VALUES (%s, %s, %s, %s, %s) RETURNING id"
+)
+_CHANGE_VOTE = "UPDATE votes_vote SET verdict = %s, updated_at = %s WHERE id = %s"
+_DELETE_VOTE = "DELETE FROM votes_vote WHERE id = %s"
+_MOVE_COUNTERS = (
+    "UPDATE tools_tool SET community_ship_count = community_ship_count + %s,"
+    " community_skip_count = community_skip_count + %s WHERE id = %s"
+)
 
 
-def _apply(tool: Tool, **deltas: int) -> Tool:
-    """Move the locked tool's counters in the database and in `tool`; its documents go stale at commit."""
-    deltas = {field: delta for field, delta in deltas.items() if delta}
-    if deltas:
-        Tool.objects.filter(pk=tool.pk).update(**{field: F(field) + delta for field, delta in deltas.items()})
-        for field, delta in deltas.items():
-            setattr(tool, field, getattr(tool, field) + delta)
-        caching.bump(caching.VOTES, caching.tool_version(tool.slug))
-    return tool
+def _locked(rows: list[tuple]) -> LockedTool:
+    if not rows:
+        raise Tool.DoesNotExist
+    tool_id, slug, ship, skip = rows[0]
+    return LockedTool(id=tool_id, slug=slug, community=Tally(ship, skip))
+
+
+def _execute(sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description else None
+
+
+def _move_counters(tool: LockedTool, *, ship: int = 0, skip: int = 0) -> Tally:
+    """Move the locked tool's counters; its documents go stale at commit. Returns the new tally."""
+    if not (ship or skip):
+        return tool.community
+    _execute(_MOVE_COUNTERS, [ship, skip, tool.id])
+    caching.bump(caching.VOTES, caching.tool_version(tool.slug))
+    return Tally(tool.community.ship + ship, tool.community.skip + skip)
+
+
+def _delta(verdict: str, sign: int) -> dict[str, int]:
+    return {Verdict(verdict).value: sign}
+
+
+def _current_vote(voter_id: int, tool_id: int) -> Vote | None:
+    rows = _CURRENT_VOTE.rows(voter_id=voter_id, tool_id=tool_id)
+    if not rows:
+        return None
+    vote_id, verdict, created_at, updated_at = rows[0]
+    return Vote(
+        id=vote_id, voter_id=voter_id, tool_id=tool_id, verdict=verdict, created_at=created_at, updated_at=updated_at
+    )
+
+
+def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult:
+    """Cast or change `voter`'s vote on the published tool `slug`; repeating a vote changes nothing.
+
+    Raises Tool.DoesNotExist when no published tool has that slug.
+    """
+    verdict = Verdict(verdict).value
+    if connection.vendor == "postgresql":
+        return _cast_in_one_statement(voter.pk, slug, verdict)
+    return _cast_in_steps(voter.pk, slug, verdict)
+
+
+# On PostgreSQL a vote is one statement, atomic on its own: no BEGIN/COMMIT round
+# trips. It takes the same locks in the same order as the steps below (the tool row,
+# then the vote row). The upsert alone says what changed, because a verdict has two
+# values: a new row (xmax = 0) adds one to its verdict; an updated row was the other
+# verdict before, so it also takes one from that; no row returned is a repeat.
+# The counters are computed from the locked row (`tool`), not from tools_tool's own
+# columns: the statement's snapshot may predate the lock, and PostgreSQL checks
+# constraints (counts >= 0) on the snapshot's row before it moves to the latest one.
+_CAST_SQL = """
+WITH tool AS (
+    SELECT id, community_ship_count, community_skip_count FROM tools_tool
+    WHERE slug = %(slug)s AND is_published FOR UPDATE
+), cast_vote AS (
+    INSERT INTO votes_vote AS vote (voter_id, tool_id, verdict, created_at, updated_at)
+    SELECT %(voter)s, id, %(verdict)s, %(now)s, %(now)s FROM tool
+    ON CONFLICT (voter_id, tool_id) DO UPDATE SET verdict = EXCLUDED.verdict, updated_at = EXCLUDED.updated_at
+        WHERE vote.verdict <> EXCLUDED.verdict
+    RETURNING vote.id, vote.created_at, vote.updated_at, vote.xmax = 0 AS created
+), counters AS (
+    UPDATE tools_tool SET
+        community_ship_count = tool.community_ship_count
+            + CASE WHEN %(verdict)s = 'ship' THEN 1 WHEN cast_vote.created THEN 0 ELSE -1 END,
+        community_skip_count = tool.community_skip_count
+            + CASE WHEN %(verdict)s = 'skip' THEN 1 WHEN cast_vote.created THEN 0 ELSE -1 END
+    FROM tool, cast_vote WHERE tools_tool.id = tool.id
+    RETURNING tools_tool.community_ship_count, tools_tool.community_skip_count
+)
+SELECT tool.id, cast_vote.id, cast_vote.created, cast_vote.created_at, cast_vote.updated_at,
+    COALESCE(counters.community_ship_count, tool.community_ship_count),
+    COALESCE(counters.community_skip_count, tool.community_skip_count),
+    earlier.id, earlier.created_at, earlier.updated_at
+FROM tool
+LEFT JOIN cast_vote ON true
+LEFT JOIN counters ON true
+LEFT JOIN votes_vote earlier ON earlier.voter_id = %(voter)s AND earlier.tool_id = tool.id
+"""
+
+
+def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult:
+    now = timezone.now()
+    row = _execute(_CAST_SQL, {"slug": slug, "voter": voter_id, "verdict": verdict, "now": now})
+    if row is None:
+        raise Tool.DoesNotExist
+    tool_id, vote_id, created, created_at, updated_at, ship, skip, earlier_id, earlier_created, earlier_updated = row
+    community = Tally(ship, skip)
+    if vote_id is None:  # a repeat: the vote stands as it was
+        if earlier_id is None:  # cast by a request that committed while this one waited for the lock
+            return _cast_in_steps(voter_id, slug, verdict)
+        vote_id, created_at, updated_at = earlier_id, earlier_created, earlier_updated
+    else:
+        caching.bump(caching.VOTES, caching.tool_version(slug))
+    vote = Vote(
+        id=vote_id, voter_id=voter_id, tool_id=tool_id, verdict=verdict, created_at=created_at, updated_at=updated_at
+    )
+    return VoteResult(vote=vote, created=bool(created), community=community)
 
 
 @transaction.atomic
-def vote_cast(*, voter: AbstractBaseUser, tool: Tool, verdict: str) -> VoteResult:
-    """Cast or change `voter`'s vote on `tool`; repeating a vote changes nothing."""
-    verdict = Verdict(verdict)
-    locked = _locked_tool(tool.pk)
-    vote = Vote.objects.filter(voter=voter, tool_id=tool.pk).first()
+def _cast_in_steps(voter_id: int, slug: str, verdict: str) -> VoteResult:
+    tool = _locked(_LOCK_PUBLISHED.rows(slug=slug))
+    vote = _current_vote(voter_id, tool.id)
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
     if vote is None:
-        vote = Vote.objects.create(voter=voter, tool_id=tool.pk, verdict=verdict)
-        return VoteResult(vote=vote, created=True, tool=_apply(locked, **{_COUNTER[verdict]: 1}))
-    if vote.verdict != verdict:
-        _apply(locked, **{_COUNTER[Verdict(vote.verdict)]: -1, _COUNTER[verdict]: 1})
-        vote.verdict = verdict
-        vote.save(update_fields=["verdict", "updated_at"])
-    return VoteResult(vote=vote, created=False, tool=locked)
+        (vote_id,) = _execute(_INSERT_VOTE, [voter_id, tool.id, verdict, stamp, stamp])
+        vote = Vote(id=vote_id, voter_id=voter_id, tool_id=tool.id, verdict=verdict, created_at=now, updated_at=now)
+        return VoteResult(vote=vote, created=True, community=_move_counters(tool, **_delta(verdict, 1)))
+    if vote.verdict == verdict:
+        return VoteResult(vote=vote, created=False, community=tool.community)
+    _execute(_CHANGE_VOTE, [verdict, stamp, vote.pk])
+    community = _move_counters(tool, **_delta(vote.verdict, -1), **_delta(verdict, 1))
+    vote.verdict, vote.updated_at = verdict, now
+    return VoteResult(vote=vote, created=False, community=community)
 
 
 @transaction.atomic
-def vote_withdraw(*, voter: AbstractBaseUser, tool: Tool) -> VoteResult:
-    """Remove `voter`'s vote on `tool`; `vote` is None when there was none."""
-    locked = _locked_tool(tool.pk)
-    vote = Vote.objects.filter(voter=voter, tool_id=tool.pk).first()
-    if vote is not None:
-        vote.delete()
-        _apply(locked, **{_COUNTER[Verdict(vote.verdict)]: -1})
-    return VoteResult(vote=vote, created=False, tool=locked)
+def vote_withdraw(*, voter: AbstractBaseUser, slug: str) -> VoteResult:
+    """Remove `voter`'s vote on the published tool `slug`; `vote` is None when there was none.
+
+    Raises Tool.DoesNotExist when no published tool has that slug.
+    """
+    tool = _locked(_LOCK_PUBLISHED.rows(slug=slug))
+    vote = _current_vote(voter.pk, tool.id)
+    if vote is None:
+        return VoteResult(vote=None, created=False, community=tool.community)
+    _execute(_DELETE_VOTE, [vote.pk])
+    return VoteResult(vote=vote, created=False, community=_move_counters(tool, **_delta(vote.verdict, -1)))
 
 
 @transaction.atomic
@@ -82,12 +216,12 @@ def votes_remove(*, votes: list[Vote]) -> int:
     """Moderation: delete these votes (any voters, any tools) and correct the counters."""
     removed = 0
     for tool_id in sorted({vote.tool_id for vote in votes}):
-        locked = _locked_tool(tool_id)
+        tool = _locked(_LOCK_BY_ID.rows(tool_id=tool_id))
         ids = [vote.pk for vote in votes if vote.tool_id == tool_id]
         # Count under the lock: a vote may have changed or gone meanwhile.
         current = dict(Vote.objects.filter(pk__in=ids).order_by().values_list("verdict").annotate(n=Count("id")))
         Vote.objects.filter(pk__in=ids).delete()
-        _apply(locked, **{_COUNTER[Verdict(verdict)]: -count for verdict, count in current.items()})
+        _move_counters(tool, **{Verdict(verdict).value: -count for verdict, count in current.items()})
         removed += sum(current.values())
     return removed
 

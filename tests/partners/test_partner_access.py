@@ -362,7 +362,7 @@ class TestRateLimits:
     def test_a_throttled_vote_changes_nothing(self, api: APIClient) -> None:
         tool = ToolFactory(slug="alpha")
         voter = UserFactory()
-        vote_cast(voter=voter, tool=tool, verdict=Verdict.SHIP)
+        vote_cast(voter=voter, slug=tool.slug, verdict=Verdict.SHIP)
         auth = bearer(voter)
         for _ in range(4):
             api.get(TOOLS, **auth)

@@ -40,7 +40,7 @@ def _counters(tool: Tool) -> tuple[int, int]:
 
 
 def _vote(voter: AbstractBaseUser, tool: Tool, verdict: str) -> Vote:
-    return vote_cast(voter=voter, tool=tool, verdict=verdict).vote
+    return vote_cast(voter=voter, slug=tool.slug, verdict=verdict).vote
 
 
 def _recount_votes(*args: str) -> str:
