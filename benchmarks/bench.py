@@ -17,6 +17,7 @@ target is missed.
 """
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -94,7 +95,13 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+# Each wrk run of votes.lua starts this far into the sequence of (voter, tool) pairs:
+# every vote is new, in every run and phase.
+_VOTE_OFFSETS = itertools.count(0, 1_000_000)
+
+
 def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str]) -> Result:
+    env = {**env, "BENCH_VOTE_OFFSET": str(next(_VOTE_OFFSETS))}
     command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
     if case.revalidate:
         with urllib.request.urlopen(url) as response:
