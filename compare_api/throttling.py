@@ -17,6 +17,7 @@ seconds (compare_api.caching.breaker) so a dead Redis costs no latency.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -59,6 +60,7 @@ class RateLimit:
         }
 
 
+@functools.cache
 def parse_rate(rate: str) -> tuple[int, int]:
     """'60/min' -> (60, 60); '1000/day' -> (1000, 86400)."""
     count, _, period = rate.partition("/")
@@ -90,7 +92,7 @@ return counts
 def _increment(cache: BaseCache, keys: list[str], timeout: int) -> list[int]:
     """Add one to each window counter, atomically, in one round trip; returns the new counts."""
     if isinstance(cache, RedisCache):  # Django's, or ours in compare_api.cache
-        full_keys = [cache.make_and_validate_key(key) for key in keys]
+        full_keys = [cache.make_key(key) for key in keys]  # ours: no need for memcached's key checks
         return _COUNT_SCRIPT(keys=full_keys, args=[timeout], client=cache._cache.get_client(full_keys[0], write=True))
     counts = []
     for key in keys:

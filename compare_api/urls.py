@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from compare_api.docs import RedocView, SchemaView, SwaggerView
+from reviews import urls as reviews_urls
+from tools import urls as tools_urls
+from votes import urls as votes_urls
 
-api_v1 = [
-    path("", include("tools.urls")),
-    path("", include("reviews.urls")),
-    path("", include("votes.urls")),
-]
+# One flat list: each nested include() that fails to match costs Django an exception.
+api_v1 = [*tools_urls.urlpatterns, *reviews_urls.urlpatterns, *votes_urls.urlpatterns]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
