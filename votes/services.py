@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.mail import send_mail
@@ -130,8 +131,12 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
 # The counters are computed from the locked row (`tool`), not from tools_tool's own
 # columns: the statement's snapshot may predate the lock, and PostgreSQL checks
 # constraints (counts >= 0) on the snapshot's row before it moves to the latest one.
+# `commit_mode` sets synchronous_commit for this statement's own transaction
+# (settings.VOTE_SYNCHRONOUS_COMMIT; see the README on durability).
 _CAST_SQL = """
-WITH tool AS (
+WITH commit_mode AS (
+    SELECT set_config('synchronous_commit', %(synchronous_commit)s, true)
+), tool AS (
     SELECT id, community_ship_count, community_skip_count FROM tools_tool
     WHERE slug = %(slug)s AND is_published FOR UPDATE
 ), cast_vote AS (
@@ -154,6 +159,7 @@ SELECT tool.id, cast_vote.id, cast_vote.created, cast_vote.created_at, cast_vote
     COALESCE(counters.community_skip_count, tool.community_skip_count),
     earlier.id, earlier.created_at, earlier.updated_at
 FROM tool
+CROSS JOIN commit_mode
 LEFT JOIN cast_vote ON true
 LEFT JOIN counters ON true
 LEFT JOIN votes_vote earlier ON earlier.voter_id = %(voter)s AND earlier.tool_id = tool.id
@@ -162,7 +168,16 @@ LEFT JOIN votes_vote earlier ON earlier.voter_id = %(voter)s AND earlier.tool_id
 
 def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult:
     now = timezone.now()
-    row = _execute(_CAST_SQL, {"slug": slug, "voter": voter_id, "verdict": verdict, "now": now})
+    row = _execute(
+        _CAST_SQL,
+        {
+            "slug": slug,
+            "voter": voter_id,
+            "verdict": verdict,
+            "now": now,
+            "synchronous_commit": settings.VOTE_SYNCHRONOUS_COMMIT,
+        },
+    )
     if row is None:
         raise Tool.DoesNotExist
     tool_id, vote_id, created, created_at, updated_at, ship, skip, earlier_id, earlier_created, earlier_updated = row

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 
 from compare_api.stats import Tally
 from reviews.models import Verdict
@@ -152,3 +152,17 @@ def test_a_vote_waiting_for_the_tool_row_keeps_an_edit_committed_meanwhile() -> 
     tool.refresh_from_db()
     assert tool.name == "After"
     assert _counters_and_recount(tool) == ((1, 0), (1, 0))
+
+
+@pytest.mark.parametrize("mode", ["off", "on"])
+def test_the_vote_statement_sets_its_own_commit_mode(settings, mode: str) -> None:
+    settings.VOTE_SYNCHRONOUS_COMMIT = mode
+    tool, voter = ToolFactory(), UserFactory()
+    with transaction.atomic():  # to look at the setting inside the vote's transaction
+        vote_cast(voter=voter, slug=tool.slug, verdict="ship")
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == (mode,)
+    with connection.cursor() as cursor:  # and only there
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
