@@ -27,9 +27,10 @@ CACHED_PREFIXES = ("/api/v1/",)
 _ident = BaseThrottle()
 
 
-def _accepts_json(accept: str) -> bool:
-    # Anything else goes to the view, which answers 406 as DRF's content negotiation does.
-    return not accept or any(kind in accept for kind in ("application/json", "application/*", "*/*"))
+def _accepts_json(accept: str | None) -> bool:
+    # Anything else goes to the view, which answers 406 as DRF's content negotiation does
+    # (an absent Accept means */*; a present but empty one accepts nothing).
+    return accept is None or any(kind in accept for kind in ("application/json", "application/*", "*/*"))
 
 
 class CachedReadMiddleware:
@@ -41,7 +42,7 @@ class CachedReadMiddleware:
             request.method in ("GET", "HEAD")
             and request.path.startswith(CACHED_PREFIXES)
             and "HTTP_AUTHORIZATION" not in request.META
-            and _accepts_json(request.META.get("HTTP_ACCEPT", ""))
+            and _accepts_json(request.META.get("HTTP_ACCEPT"))
             and settings.DOCUMENT_CACHE
             and caching.breaker.available()
         ):

@@ -11,9 +11,9 @@ class ContentNegotiation(DefaultContentNegotiation):
     """
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        accept = request.META.get("HTTP_ACCEPT", "")
+        accept = request.META.get("HTTP_ACCEPT")  # absent is */*; present but empty accepts nothing
         if format_suffix is None and api_settings.URL_FORMAT_OVERRIDE not in request.query_params:
             first = renderers[0]
-            if accept in ("", "*/*") or (accept == "application/json" and first.media_type == accept):
+            if accept in (None, "*/*") or (accept == "application/json" and first.media_type == accept):
                 return first, first.media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -66,4 +66,5 @@ def test_requests_with_credentials_go_to_the_view(api, redis_cache) -> None:
 def test_a_client_that_refuses_json_goes_to_the_view(api, redis_cache) -> None:
     api.get(URL)
     assert api.get(URL, HTTP_ACCEPT="text/html").status_code == 406
+    assert api.get(URL, HTTP_ACCEPT="").status_code == 406  # present but empty: accepts nothing
     assert api.get(URL, HTTP_ACCEPT="text/html,*/*;q=0.8").status_code == 200
