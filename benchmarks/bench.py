@@ -5,15 +5,17 @@
 Creates a fresh PostgreSQL database (BENCH_DATABASE_URL names the server,
 default postgres://postgres@127.0.0.1:5432/) and a private Redis, loads the
 seed comparison plus the scale catalogue (1,000 tools, 20,000 reviews, 100,000
-voters), and measures twice: with no votes, then after adding 1,000,000 votes.
-Each phase starts the production server (gunicorn.conf.py, 2 workers, Redis)
-twice: as configured ("cached") and with the document cache off ("uncached",
-so every comparison is built from the database, as on the first read after a
-write). wrk drives each case on loopback; cases are interleaved and each figure
-is the median of --runs runs. Prints req/s, p50 and p99 latency, the ratio to
-the baseline view (same server, same phase), SQL queries per request, and each
-worker's peak memory; then the checks against the targets. Exits 1 when a
-target is missed.
+voters), copies that database and adds 1,000,000 votes to the copy: one phase
+with no votes, one with 1M. Each phase gets the production server
+(gunicorn.conf.py, 2 workers, Redis) twice: as configured ("cached"), and with
+the document cache off ("uncached", so every comparison is built from the
+database, as on the first read after a write). wrk drives each case on
+loopback; every run goes through every case of both phases in turn (a slow
+minute on a shared machine falls on all of them) and each figure is the median
+of --runs runs. Prints req/s, p50 and p99 latency, the ratio to the baseline
+view (same server, same phase), SQL queries per request, and each worker's
+peak memory; then the checks against the targets. Exits 1 when a target is
+missed.
 """
 
 import argparse
@@ -79,6 +81,9 @@ class Result:
 @dataclass
 class Phase:
     name: str
+    database: str  # the phase's own database (a copy of the catalogue, with or without 1M votes)
+    redis_db: int  # and its own Redis database, so the phases' cached documents stay apart
+    ports: dict[str, int]  # server kind ("cached", "uncached") -> port
     results: dict[str, list[Result]] = field(default_factory=dict)
     queries: dict[str, int] = field(default_factory=dict)
     peak_mb: list[float] = field(default_factory=list)
@@ -269,19 +274,54 @@ def worker_peak_rss_mb(master: subprocess.Popen) -> list[float]:
     ]
 
 
-def measure(phase: Phase, args: argparse.Namespace, env: dict[str, str]) -> None:
+def use_database(url: str) -> None:
+    """Point this process's Django at another database of the same server."""
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = url.rsplit("/", 1)[1]
+
+
+def copy_database(source_url: str, name: str) -> str:
+    """CREATE DATABASE ... TEMPLATE: a copy in seconds (nobody may be connected to the source)."""
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    server_url, source = source_url.rsplit("/", 1)
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    return f"{server_url}/{name}"
+
+
+def measure(phases: list[Phase], args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Both phases' servers run side by side and every run goes through every case of
+    every phase in turn, so a slow minute on a shared machine falls on all of them."""
     servers = {
-        "cached": start_server(8765, {**env, "DOCUMENT_CACHE": "1"}, args.server),
-        "uncached": start_server(8766, {**env, "DOCUMENT_CACHE": "0"}, args.server),
+        (phase.name, kind): start_server(
+            port,
+            {
+                **env,
+                "DATABASE_URL": phase.database,
+                "REDIS_URL": f"{env['REDIS_URL'].rsplit('/', 1)[0]}/{phase.redis_db}",
+                "DOCUMENT_CACHE": "1" if kind == "cached" else "0",
+            },
+            args.server,
+        )
+        for phase in phases
+        for kind, port in phase.ports.items()
     }
-    ports = {"cached": 8765, "uncached": 8766}
     try:
         for run in range(args.runs):
-            for case in CASES:
-                result = run_wrk(f"http://127.0.0.1:{ports[case.server]}{case.path}", case, args, env)
-                phase.results.setdefault(case.name, []).append(result)
-                print(f"  {phase.name} run {run + 1} {case.name:<22} {result.rps:9.1f} req/s", file=sys.stderr)
-        phase.peak_mb = worker_peak_rss_mb(servers["cached"]) + worker_peak_rss_mb(servers["uncached"])
+            for phase in phases:
+                for case in CASES:
+                    url = f"http://127.0.0.1:{phase.ports[case.server]}{case.path}"
+                    result = run_wrk(url, case, args, env)
+                    phase.results.setdefault(case.name, []).append(result)
+                    print(f"  run {run + 1} {phase.name} {case.name:<22} {result.rps:9.1f} req/s", file=sys.stderr)
+        for phase in phases:
+            phase.peak_mb = [mb for kind in phase.ports for mb in worker_peak_rss_mb(servers[phase.name, kind])]
     finally:
         for server in servers.values():
             server.terminate()
@@ -354,15 +394,19 @@ def main() -> None:
             "BENCH_TOKENS": str(token_file),
             "BENCH_SLUGS": ",".join(f"scale-tool-{i:04}" for i in range(1, 999, 7)),
         }
-        phases = []
-        for name in ("0 votes", "1M votes")[: 1 if args.votes == "0" else 2]:
-            if name == "1M votes":
-                print(f"  added 1,000,000 votes in {add_million_votes():.0f} s", file=sys.stderr)
-            phase = Phase(name)
+        phases = [Phase("0 votes", database_url, 0, {"cached": 8765, "uncached": 8766})]
+        if args.votes == "both":
+            million = copy_database(database_url, f"{database_url.rsplit('/', 1)[1]}_1m")
+            phases.append(Phase("1M votes", million, 1, {"cached": 8767, "uncached": 8768}))
+            use_database(million)
+            print(f"  added 1,000,000 votes in {add_million_votes():.0f} s", file=sys.stderr)
+        for phase in phases:
+            use_database(phase.database)
             phase.queries = queries_per_request()
-            measure(phase, args, env)
-            phases.append(phase)
-        print(f"\n{check_counters()}")
+        measure(phases, args, env)
+        for phase in phases:
+            use_database(phase.database)
+            print(f"\n{phase.name}: {check_counters()}")
         missed = report(phases)
         print(f"\n{args.server}, {args.workers} workers; benchmark took {time.monotonic() - started:.0f} s")
         if args.json:
@@ -372,6 +416,7 @@ def main() -> None:
     finally:
         redis.stop()
         drop_database(database_url)
+        drop_database(f"{database_url}_1m")
     sys.exit(1 if missed else 0)
 
 
