@@ -118,6 +118,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # can lose the votes of its last fraction of a second (at most 3 x wal_writer_delay),
 # never leaving counters and votes apart. "on" waits for the disk (README: Durability).
 VOTE_SYNCHRONOUS_COMMIT = env.str("VOTE_SYNCHRONOUS_COMMIT", default="off")
+if VOTE_SYNCHRONOUS_COMMIT not in ("on", "off", "local", "remote_write", "remote_apply"):
+    raise ImproperlyConfigured("VOTE_SYNCHRONOUS_COMMIT must be a synchronous_commit value: on, off, local, ...")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

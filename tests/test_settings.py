@@ -58,3 +58,16 @@ def test_allowed_hosts_from_the_environment() -> None:
         "api.example.com",
         ".example.org",
     ]
+
+
+def test_the_vote_commit_mode_defaults_to_off_and_must_be_a_postgresql_value() -> None:
+    probe = "from compare_api import settings as s; print(s.VOTE_SYNCHRONOUS_COMMIT)"
+    clean = {key: value for key, value in os.environ.items() if key != "VOTE_SYNCHRONOUS_COMMIT"}
+    run = lambda **env: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", probe], cwd=ROOT, env={**clean, "SECRET_KEY": "x", **env}, capture_output=True, text=True
+    )
+    assert run().stdout.strip() == "off"
+    assert run(VOTE_SYNCHRONOUS_COMMIT="on").stdout.strip() == "on"
+    refused = run(VOTE_SYNCHRONOUS_COMMIT="sometimes")
+    assert refused.returncode != 0
+    assert "VOTE_SYNCHRONOUS_COMMIT must be" in refused.stderr
