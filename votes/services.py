@@ -89,17 +89,15 @@ def _execute(sql: str, params: list) -> tuple | None:
         return cursor.fetchone() if cursor.description else None
 
 
-def _move_counters(tool: LockedTool, *, ship: int = 0, skip: int = 0) -> Tally:
-    """Move the locked tool's counters; its documents go stale at commit. Returns the new tally."""
+def _move_counters(tool: LockedTool, deltas: dict[str, int]) -> Tally:
+    """Move the locked tool's counters by verdict ({"ship": 1, "skip": -1}); its documents go
+    stale at commit. Returns the new tally."""
+    ship, skip = deltas.get(Verdict.SHIP, 0), deltas.get(Verdict.SKIP, 0)
     if not (ship or skip):
         return tool.community
     _execute(_MOVE_COUNTERS, [ship, skip, tool.id])
     caching.bump(caching.VOTES, caching.tool_version(tool.slug))
     return Tally(tool.community.ship + ship, tool.community.skip + skip)
-
-
-def _delta(verdict: str, sign: int) -> dict[str, int]:
-    return {Verdict(verdict).value: sign}
 
 
 def _current_vote(voter_id: int, tool_id: int) -> Vote | None:
@@ -203,11 +201,11 @@ def _cast_in_steps(voter_id: int, slug: str, verdict: str) -> VoteResult:
     if vote is None:
         (vote_id,) = _execute(_INSERT_VOTE, [voter_id, tool.id, verdict, stamp, stamp])
         vote = Vote(id=vote_id, voter_id=voter_id, tool_id=tool.id, verdict=verdict, created_at=now, updated_at=now)
-        return VoteResult(vote=vote, created=True, community=_move_counters(tool, **_delta(verdict, 1)))
+        return VoteResult(vote=vote, created=True, community=_move_counters(tool, {verdict: 1}))
     if vote.verdict == verdict:
         return VoteResult(vote=vote, created=False, community=tool.community)
     _execute(_CHANGE_VOTE, [verdict, stamp, vote.pk])
-    community = _move_counters(tool, **_delta(vote.verdict, -1), **_delta(verdict, 1))
+    community = _move_counters(tool, {vote.verdict: -1, verdict: 1})
     vote.verdict, vote.updated_at = verdict, now
     return VoteResult(vote=vote, created=False, community=community)
 
@@ -223,7 +221,7 @@ def vote_withdraw(*, voter: AbstractBaseUser, slug: str) -> VoteResult:
     if vote is None:
         return VoteResult(vote=None, created=False, community=tool.community)
     _execute(_DELETE_VOTE, [vote.pk])
-    return VoteResult(vote=vote, created=False, community=_move_counters(tool, **_delta(vote.verdict, -1)))
+    return VoteResult(vote=vote, created=False, community=_move_counters(tool, {vote.verdict: -1}))
 
 
 @transaction.atomic
@@ -236,7 +234,7 @@ def votes_remove(*, votes: list[Vote]) -> int:
         # Count under the lock: a vote may have changed or gone meanwhile.
         current = dict(Vote.objects.filter(pk__in=ids).order_by().values_list("verdict").annotate(n=Count("id")))
         Vote.objects.filter(pk__in=ids).delete()
-        _move_counters(tool, **{Verdict(verdict).value: -count for verdict, count in current.items()})
+        _move_counters(tool, {verdict: -count for verdict, count in current.items()})
         removed += sum(current.values())
     return removed
 
