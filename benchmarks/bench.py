@@ -160,7 +160,7 @@ def load_catalogue(voters: int) -> Path:
     from django.core.management import call_command
 
     from benchmarks.voters import voters_with_tokens
-    from reviews.scale import ScaleSize, scale_catalog
+    from seeds.scale import ScaleSize, scale_catalog
 
     call_command("migrate", verbosity=0)
     call_command("seed", verbosity=0)
@@ -172,7 +172,7 @@ def load_catalogue(voters: int) -> Path:
 
 
 def add_million_votes() -> float:
-    from reviews.scale import ScaleSize, scale_votes
+    from seeds.scale import ScaleSize, scale_votes
 
     started = time.monotonic()
     scale_votes(size=ScaleSize(), progress=lambda n: None)

@@ -9,7 +9,6 @@ request with credentials, Redis unreachable — goes on to the view as usual,
 which then does not count the request a second time.
 """
 
-import math
 import time
 from collections.abc import Callable
 
@@ -21,7 +20,15 @@ from rest_framework.throttling import BaseThrottle
 
 from compare_api import caching
 from compare_api.cache import RedisCache
-from compare_api.throttling import RateLimit, parse_rate, record
+from compare_api.throttling import (
+    RateLimit,
+    parse_rate,
+    queue_window_counts,
+    record,
+    window_counts,
+    window_key,
+    window_reset,
+)
 
 CACHED_PREFIXES = ("/api/v1/",)
 _ident = BaseThrottle()
@@ -61,20 +68,19 @@ class CachedReadMiddleware:
         now = time.time()
         window = int(now // period)
         client = f"ip:{_ident.get_ident(request)}"
-        counter = cache.make_and_validate_key(f"ratelimit:anon:{client}:{window}")
+        counter = cache.make_and_validate_key(window_key("anon", client, window))
         names = caching.versions_for(request.path)
         keys = [cache.make_and_validate_key(caching.version_key(name)) for name in names]
         doc_key = cache.make_and_validate_key(caching.doc_key_for(request.get_full_path()))
         try:
             with cache._cache.get_client(counter, write=True).pipeline(transaction=False) as pipe:
-                pipe.incr(counter)
-                pipe.expire(counter, period + 1, nx=True)
+                queue_window_counts(pipe, [counter], period + 1)
                 pipe.mget([*keys, doc_key])
-                count, _, values = pipe.execute()
+                *counted, values = pipe.execute()
+            (count,) = window_counts(counted, 1)
         except Exception:
             return None  # the view will meet the same failure and handle it
-        reset = max(1, math.ceil((window + 1) * period - now))
-        rate_limit = RateLimit(limit=limit, remaining=max(0, limit - count), reset=reset)
+        rate_limit = RateLimit(limit=limit, remaining=max(0, limit - count), reset=window_reset(now, period))
         # The view must not count this request again.
         request.precounted = {("anon", client): count}
         record(request, rate_limit)

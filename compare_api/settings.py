@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "reviews",
     "votes",
     "partners",
+    "seeds",
 ]
 
 MIDDLEWARE = [
@@ -220,7 +221,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "PricingTierEnum": "tools.models.PricingTier.choices",
-        "VerdictEnum": "reviews.models.Verdict.choices",
+        "VerdictEnum": "tools.models.Verdict.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

@@ -22,13 +22,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
-from redis.commands.core import Script
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -36,6 +35,7 @@ from rest_framework.throttling import BaseThrottle
 from compare_api.caching import breaker
 
 if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLASSES
+    from redis.client import Pipeline
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
@@ -60,6 +60,15 @@ class RateLimit:
         }
 
 
+class RateLimitedCredential(Protocol):
+    """What an authentication class may attach as `request.auth` to give its callers a
+    limit of their own (partner keys do): the rate's name in DEFAULT_THROTTLE_RATES and
+    the client the counter is kept for. Without one, a caller is a voter or anonymous."""
+
+    rate_scope: str
+    rate_client: str
+
+
 @functools.cache
 def parse_rate(rate: str) -> tuple[int, int]:
     """'60/min' -> (60, 60); '1000/day' -> (1000, 86400)."""
@@ -74,26 +83,41 @@ def record(request: HttpRequest, limit: RateLimit) -> None:
         request.rate_limit = limit
 
 
-# INCR each window counter and start its expiry on the first increment: one command,
-# atomic, so a counter can never be left without an expiry.
-_COUNT_SCRIPT = Script(
-    None,
-    b"""
-local counts = {}
-for i, key in ipairs(KEYS) do
-  counts[i] = redis.call("INCR", key)
-  if counts[i] == 1 then redis.call("EXPIRE", key, ARGV[1]) end
-end
-return counts
-""",
-)
+def window_key(scope: str, client: str, window: int) -> str:
+    return f"ratelimit:{scope}:{client}:{window}"
+
+
+def window_reset(now: float, period: int) -> int:
+    """Seconds until the window containing `now` ends (at least 1)."""
+    return max(1, math.ceil((int(now // period) + 1) * period - now))
+
+
+def queue_window_counts(pipe: Pipeline, keys: list[str], timeout: int) -> None:
+    """The one way a request is counted in its window counters on Redis, used by the
+    throttles and the fast path alike: queued on a pipeline, so it shares the caller's
+    round trip. Each key adds two results (the new count, then EXPIRE's), so the counts
+    are `window_counts(results, len(keys))`.
+
+    INCR, then EXPIRE NX: the expiry is set only where there is none, so the pair needs
+    no MULTI or script to be safe under concurrency: if one request's EXPIRE were lost,
+    the next request in the window sets it.
+    """
+    for key in keys:
+        pipe.incr(key)
+        pipe.expire(key, timeout, nx=True)
+
+
+def window_counts(results: list, count: int) -> list[int]:
+    return results[0 : 2 * count : 2]
 
 
 def _increment(cache: BaseCache, keys: list[str], timeout: int) -> list[int]:
     """Add one to each window counter, atomically, in one round trip; returns the new counts."""
     if isinstance(cache, RedisCache):  # Django's, or ours in compare_api.cache
         full_keys = [cache.make_key(key) for key in keys]  # ours: no need for memcached's key checks
-        return _COUNT_SCRIPT(keys=full_keys, args=[timeout], client=cache._cache.get_client(full_keys[0], write=True))
+        with cache._cache.get_client(full_keys[0], write=True).pipeline(transaction=False) as pipe:
+            queue_window_counts(pipe, full_keys, timeout)
+            return window_counts(pipe.execute(), len(full_keys))
     counts = []
     for key in keys:
         cache.add(key, 0, timeout=timeout)
@@ -128,7 +152,7 @@ class WindowRateThrottle(BaseThrottle):
             for period in {c[3] for c in uncounted}:
                 batch = [c for c in uncounted if c[3] == period]
                 window = int(now // period)
-                keys = [f"ratelimit:{scope}:{client}:{window}" for scope, client, _, _ in batch]
+                keys = [window_key(scope, client, window) for scope, client, _, _ in batch]
                 batch_counts = _increment(caches[self.cache_alias], keys, period + 1)
                 for (scope, client, _, _), count in zip(batch, batch_counts, strict=True):
                     counts[scope, client] = count
@@ -139,7 +163,7 @@ class WindowRateThrottle(BaseThrottle):
         allowed, self.reset = True, 0
         for scope, client, limit, period in counters:
             count = counts[scope, client]
-            reset = max(1, math.ceil((int(now // period) + 1) * period - now))
+            reset = window_reset(now, period)
             record(request._request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=reset))
             if count > limit:
                 allowed, self.reset = False, max(self.reset, reset)
@@ -167,10 +191,9 @@ class TierRateThrottle(WindowRateThrottle):
         return limits
 
     def _tier(self, request: Request) -> tuple[str, str]:
-        from partners.models import PartnerKey
-
-        if isinstance(request.auth, PartnerKey):
-            return f"partner_{request.auth.tier}", f"key:{request.auth.pk}"
+        scope = getattr(request.auth, "rate_scope", None)
+        if scope is not None:  # a RateLimitedCredential
+            return scope, request.auth.rate_client
         if request.user.is_authenticated:
             return "voter", f"user:{request.user.pk}"
         return "anon", f"ip:{self.get_ident(request)}"

@@ -23,6 +23,16 @@ class PartnerKey(AbstractAPIKey):
         verbose_name = "partner API key"
         verbose_name_plural = "partner API keys"
 
+    # A rate-limited credential (compare_api.throttling.RateLimitedCredential): the
+    # key's requests count against its tier's limit, per key.
+    @property
+    def rate_scope(self) -> str:
+        return f"partner_{self.tier}"
+
+    @property
+    def rate_client(self) -> str:
+        return f"key:{self.pk}"
+
 
 class PartnerKeyUsage(models.Model):
     """Requests made with a key, per day (UTC)."""

@@ -3,6 +3,8 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from reviews.models import Comparison, Review, Reviewer
+from tools.admin import ToolAdmin
+from tools.models import Tool
 
 
 @admin.register(Reviewer)
@@ -38,3 +40,20 @@ class ComparisonAdmin(admin.ModelAdmin):
     list_select_related = ["left_tool", "right_tool"]
     search_fields = ["title", "headline", "left_tool__name", "right_tool__name"]
     autocomplete_fields = ["left_tool", "right_tool"]
+
+
+class ReviewInline(admin.StackedInline):
+    model = Review
+    extra = 0
+    fields = ["reviewer", "verdict", "reviewed_at", "body"]
+    autocomplete_fields = ["reviewer"]
+
+
+# The catalog knows no judge: the panel adds its reviews to the tool's page from here
+# (tools is installed before reviews, so its admin is registered first).
+admin.site.unregister(Tool)
+
+
+@admin.register(Tool)
+class ToolWithReviewsAdmin(ToolAdmin):
+    inlines = [*ToolAdmin.inlines, ReviewInline]

@@ -3,12 +3,7 @@ from django.db import models
 from django.db.models.functions import Greatest, Least
 
 from compare_api.slugs import COMPARISON_SEPARATOR, SLUG_MAX_LENGTH
-from tools.models import Tool
-
-
-class Verdict(models.TextChoices):
-    SHIP = "ship", "Ship"
-    SKIP = "skip", "Skip"
+from tools.models import Tool, Verdict
 
 
 class ReviewerQuerySet(models.QuerySet):

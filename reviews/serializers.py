@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from reviews.models import Comparison, Review, Reviewer, Verdict
+from reviews.models import Comparison, Review, Reviewer
+from tools.models import Verdict
 from tools.serializers import ToolSerializer
 
 

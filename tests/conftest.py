@@ -4,9 +4,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from compare_api import caching
-from reviews.models import Verdict
 from tests.factories import UserFactory
-from tools.models import Tool
+from tools.models import Tool, Verdict
 from votes.services import vote_cast
 
 

@@ -1,8 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from reviews.models import Comparison, Review, Reviewer, Verdict
-from tools.models import Category, PricingTier, Tool, Vendor
+from reviews.models import Comparison, Review, Reviewer
+from tools.models import Category, PricingTier, Tool, Vendor, Verdict
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

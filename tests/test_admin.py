@@ -15,7 +15,7 @@ from knox.models import AuthToken
 from pytest_django.asserts import assertRedirects
 
 from partners.models import PartnerKey
-from reviews.models import Comparison, Verdict
+from reviews.models import Comparison
 from tests.factories import (
     CategoryFactory,
     ComparisonFactory,
@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
     VendorFactory,
 )
-from tools.models import Tool
+from tools.models import Tool, Verdict
 from votes.models import Subscriber, Vote
 from votes.services import vote_cast
 

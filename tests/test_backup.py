@@ -19,9 +19,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from reviews.models import Verdict
 from tests.factories import ReviewerFactory, ReviewFactory, ToolFactory, UserFactory
 from tests.helpers import requires_postgres
+from tools.models import Verdict
 from votes.services import vote_cast, vote_withdraw
 
 pytestmark = [

@@ -3,7 +3,6 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from reviews.models import Review
 from tools.models import Category, Tool, Vendor
 
 
@@ -24,13 +23,6 @@ class VendorAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "homepage_url"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-
-
-class ReviewInline(admin.StackedInline):
-    model = Review
-    extra = 0
-    fields = ["reviewer", "verdict", "reviewed_at", "body"]
-    autocomplete_fields = ["reviewer"]
 
 
 @admin.register(Tool)
@@ -59,7 +51,6 @@ class ToolAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    inlines = [ReviewInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description", "is_published"]}),
         ("Pricing", {"fields": ["pricing_tier", "pricing_label", "price_from_usd", "price_unit"]}),

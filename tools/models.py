@@ -1,6 +1,6 @@
 from django.db import models
-from django.db.models import Count, F, FloatField, OuterRef, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, NullIf, Sqrt
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Cast, NullIf, Sqrt
 
 from compare_api.slugs import SLUG_MAX_LENGTH, validate_tool_slug
 from compare_api.stats import Z95, Tally
@@ -29,6 +29,13 @@ class Vendor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Verdict(models.TextChoices):
+    """What a judge says of a tool: the panel's reviews and the community's votes share it."""
+
+    SHIP = "ship", "Ship"
+    SKIP = "skip", "Skip"
 
 
 class PricingTier(models.TextChoices):
@@ -71,16 +78,6 @@ class ToolQuerySet(models.QuerySet):
     def for_api(self) -> "ToolQuerySet":
         """The read shape of the tool list and detail: one query per page."""
         return self.published().select_related("category", "vendor").with_rates()
-
-    def recount_panel(self) -> int:
-        """Set the panel counters of these tools from their reviews by active reviewers, in one statement."""
-        reviews = self.model._meta.get_field("reviews").related_model.objects
-
-        def count(verdict: str) -> Coalesce:
-            matching = reviews.filter(tool=OuterRef("pk"), verdict=verdict, reviewer__is_active=True)
-            return Coalesce(Subquery(matching.order_by().values("tool").annotate(n=Count("pk")).values("n")), 0)
-
-        return self.update(panel_ship_count=count("ship"), panel_skip_count=count("skip"))
 
 
 class Tool(models.Model):

@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from reviews.models import Verdict
-from tools.models import Tool
+from tools.models import Tool, Verdict
 
 
 class Vote(models.Model):

@@ -7,7 +7,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import get_error_detail
 
 from compare_api.fields import TallySerializer
-from reviews.models import Verdict
+from tools.models import Verdict
 
 User = get_user_model()
 

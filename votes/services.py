@@ -22,8 +22,7 @@ from django.utils import timezone
 from compare_api import caching
 from compare_api.compiled import CompiledQuery
 from compare_api.stats import Tally
-from reviews.models import Verdict
-from tools.models import COMMUNITY_COUNTERS, Tool
+from tools.models import COMMUNITY_COUNTERS, Tool, Verdict
 from votes.models import Subscriber, SubscriberStatus, Vote
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,7 @@ from compare_api.throttling import (
     RegisterRateThrottle,
     VoteRateThrottle,
 )
-from reviews.models import Verdict
-from tools.models import Tool
+from tools.models import Tool, Verdict
 from votes import services
 from votes.auth import BearerTokenAuthentication
 from votes.models import Vote

@@ -18,10 +18,9 @@ from rest_framework.test import APIClient
 from compare_api import throttling
 from partners import usage
 from partners.models import PartnerKey, PartnerKeyUsage, Tier
-from reviews.models import Verdict
 from tests.factories import ToolFactory, UserFactory
 from tests.helpers import bearer
-from tools.models import Tool
+from tools.models import Tool, Verdict
 from votes.models import Vote
 from votes.services import vote_cast
 

@@ -2,9 +2,8 @@
 
 import pytest
 
-from reviews.models import Verdict
 from tests.factories import ComparisonFactory, ReviewerFactory, ReviewFactory, ToolFactory
-from tools.models import Tool
+from tools.models import Tool, Verdict
 
 SEED = "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/"
 # The comparison costs: both tools with panel counts; the scorecard; the curation.

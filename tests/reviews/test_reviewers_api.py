@@ -5,9 +5,9 @@ import datetime
 import pytest
 from rest_framework.test import APIClient
 
-from reviews.models import Comparison, Reviewer, Verdict
+from reviews.models import Comparison, Reviewer
 from tests.factories import ComparisonFactory, ReviewerFactory, ReviewFactory, ToolFactory
-from tools.models import Tool
+from tools.models import Tool, Verdict
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,8 @@ import pytest
 from django.http import HttpResponse
 from rest_framework.test import APIClient
 
-from reviews.models import Verdict
 from tests.factories import CategoryFactory, ReviewerFactory, ReviewFactory, ToolFactory, VendorFactory
-from tools.models import Category, PricingTier, Tool, Vendor
+from tools.models import Category, PricingTier, Tool, Vendor, Verdict
 
 pytestmark = pytest.mark.django_db
 

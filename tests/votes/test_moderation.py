@@ -12,11 +12,10 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 
-from reviews.models import Verdict
 from tests.factories import ToolFactory, UserFactory
 from tests.helpers import bearer
 from tools.admin import ToolAdmin
-from tools.models import Tool
+from tools.models import Tool, Verdict
 from votes.management.commands import recount_votes
 from votes.models import Vote
 from votes.services import vote_cast

@@ -13,10 +13,9 @@ import pytest
 from django.db import connection, connections, transaction
 
 from compare_api.stats import Tally
-from reviews.models import Verdict
 from tests.factories import ToolFactory, UserFactory
 from tests.helpers import requires_postgres, run_together
-from tools.models import Tool
+from tools.models import Tool, Verdict
 from votes.models import Vote
 from votes.services import vote_cast, vote_withdraw
 

@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from reviews.models import Review, Reviewer, Verdict
-from tools.models import Category, PricingTier, Tool, Vendor
+from reviews.models import Review, Reviewer
+from reviews.services import panel_recount
+from tools.models import Category, PricingTier, Tool, Vendor, Verdict
 from votes.models import Vote
 
 PREFIX = "scale"
@@ -101,7 +102,7 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
         for tool_id in tool_ids
     )
     _rows_copy(Review, ["reviewer_id", "tool_id", "verdict", "body", "created_at", "updated_at"], review_rows, progress)
-    Tool.objects.recount_panel()  # COPY bypasses the per-review recount
+    panel_recount()  # COPY bypasses the per-review recount
 
     User = get_user_model()
     first_user = (User.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1

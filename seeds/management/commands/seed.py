@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.db.models import Q
@@ -20,10 +19,10 @@ from tqdm import tqdm
 
 from compare_api import caching
 from reviews.models import Comparison, Review, Reviewer
-from reviews.scale import ScaleSize, scale_load
+from seeds.scale import ScaleSize, scale_load
 from tools.models import Category, Tool, Vendor
 
-SEEDS_DIR = Path(settings.BASE_DIR) / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[2]  # the seeds app: its data files sit beside its code
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="*", type=Path, help="Seed files (default: every seeds/*.json).")
         scale = parser.add_argument_group("scale dataset (benchmarks)")
-        scale.add_argument("--scale", action="store_true", help="Also add the synthetic catalogue of reviews/scale.py.")
+        scale.add_argument("--scale", action="store_true", help="Also add the synthetic catalogue of seeds/scale.py.")
         scale.add_argument("--tools", type=int, default=ScaleSize.tools)
         scale.add_argument("--reviewers", type=int, default=ScaleSize.reviewers)
         scale.add_argument("--voters", type=int, default=ScaleSize.voters)
