@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "corsheaders",
     "knox",
     "rest_framework_api_key",
+    # Before django_tasks_db: our `db_worker` (compare_api/management/commands/) wraps the library's.
+    "compare_api",
+    "django_tasks",
+    "django_tasks_db",
     "tools",
     "reviews",
     "votes",
@@ -274,9 +278,33 @@ CORS_EXPOSE_HEADERS = ["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLi
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "user-agent"]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
+# Background work (mail now; webhooks, snapshots, scheduled publishing later) is
+# a row in our own database, written in the transaction of the write it belongs
+# to, and run by `manage.py db_worker` (README: "Task queue"). One queue for now.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+# `make run` only: the server process runs due tasks in a thread of its own, so
+# development needs no second process. Never set it for a multi-process server.
+TASKS_IN_PROCESS_WORKER = env.bool("TASKS_IN_PROCESS_WORKER", default=False)
+# A task still RUNNING this long after it started belongs to a worker that died
+# (SIGKILL, OOM, a lost machine): a starting worker puts it back in the queue.
+TASKS_STALE_AFTER = timedelta(seconds=env.int("TASKS_STALE_AFTER_SECONDS", default=900))
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Weekly AI Tool Verdicts <verdicts@localhost>")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# An SMTP server that accepts and never answers must not hold a worker forever:
+# the send fails after this and is retried later (compare_api/tasks.py).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 LOGGING = {
     "version": 1,

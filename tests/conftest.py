@@ -1,6 +1,9 @@
+from collections.abc import Callable
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django_tasks_db.management.commands import db_worker
 from rest_framework.test import APIClient
 
 from compare_api import caching
@@ -47,3 +50,31 @@ def cast_votes(db):
                 vote_cast(voter=UserFactory(), slug=tool.slug, verdict=verdict)
 
     return cast
+
+
+@pytest.fixture
+def run_tasks(monkeypatch) -> Callable[[], int]:
+    """Run every due task with django-tasks-db's own worker loop, as `db_worker --batch` does; returns how many ran.
+
+    Tasks are rows in the test's database, so what a test enqueued in a rolled-back
+    transaction is simply not there. The loop's close_old_connections() is switched
+    off: inside a test's transaction it would see autocommit off and drop the
+    connection, dooming the test's transaction (the real command runs in autocommit).
+    """
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
+    def run() -> int:
+        worker = db_worker.Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="test-worker",
+            excluded_queue_names=[],
+        )
+        worker.run()
+        return worker._run_tasks
+
+    return run

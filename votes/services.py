@@ -7,14 +7,12 @@ interleave, and all writers take their locks in the same order (the tool row,
 then vote rows), so they cannot deadlock.
 """
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -24,8 +22,7 @@ from compare_api.compiled import CompiledQuery
 from compare_api.stats import Tally
 from tools.models import COMMUNITY_COUNTERS, Tool, Verdict
 from votes.models import Subscriber, SubscriberStatus, Vote
-
-logger = logging.getLogger(__name__)
+from votes.tasks import newsletter_confirmation_send
 
 
 @dataclass(frozen=True)
@@ -264,11 +261,15 @@ def _subscriber_from_token(token: str, *, salt: str, max_age: int | None) -> Sub
     return Subscriber.objects.filter(pk=payload.get("id"), email=payload.get("email")).first()
 
 
+@transaction.atomic
 def newsletter_subscribe(*, email: str, link: Callable[[str, str], str]) -> None:
     """Ask `email` to confirm; `link(kind, token)` builds the URLs the email carries.
 
     Says nothing about whether the address was known: the caller answers the
-    same either way, and a confirmed address gets no second email.
+    same either way, and a confirmed address gets no second email. The email is
+    a task row written in this transaction: a rolled-back sign-up sends nothing,
+    a committed one is mailed by the worker even if this process dies now, and
+    the answer never waits for (or depends on) the mail server.
     """
     subscriber, _ = Subscriber.objects.get_or_create(email=email.strip().lower())
     if subscriber.status == SubscriberStatus.CONFIRMED:
@@ -277,25 +278,10 @@ def newsletter_subscribe(*, email: str, link: Callable[[str, str], str]) -> None
         subscriber.status = SubscriberStatus.PENDING
         subscriber.confirmed_at = subscriber.unsubscribed_at = None
         subscriber.save(update_fields=["status", "confirmed_at", "unsubscribed_at"])
-    confirm = link("confirm", subscription_token(subscriber=subscriber, salt=CONFIRM_SALT))
-    unsubscribe = link("unsubscribe", subscription_token(subscriber=subscriber, salt=UNSUBSCRIBE_SALT))
-    try:
-        _send_confirmation(subscriber=subscriber, confirm=confirm, unsubscribe=unsubscribe)
-    except Exception:
-        # The answer must not depend on the mail server either; asking again resends.
-        logger.exception("newsletter confirmation to subscriber %s not sent", subscriber.pk)
-
-
-def _send_confirmation(*, subscriber: Subscriber, confirm: str, unsubscribe: str) -> None:
-    send_mail(
-        subject="Confirm your Weekly AI Tool Verdicts subscription",
-        message=(
-            "New AI tools ship daily. We compare them before you waste an afternoon.\n\n"
-            f"Confirm your subscription (the link works for 7 days):\n{confirm}\n\n"
-            f"Didn't ask for this? Ignore this email, or unsubscribe:\n{unsubscribe}\n"
-        ),
-        from_email=None,
-        recipient_list=[subscriber.email],
+    newsletter_confirmation_send.enqueue(
+        subscriber_id=subscriber.pk,
+        confirm=link("confirm", subscription_token(subscriber=subscriber, salt=CONFIRM_SALT)),
+        unsubscribe=link("unsubscribe", subscription_token(subscriber=subscriber, salt=UNSUBSCRIBE_SALT)),
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail, signing
 from django.core.cache import cache
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from compare_api import throttling
@@ -43,10 +44,13 @@ def fresh_throttles(settings) -> Iterator[None]:
 
 
 @pytest.fixture
-def subscribe(api) -> Callable[[str], bytes]:
+def subscribe(api, run_tasks) -> Callable[[str], bytes]:
+    """Sign up, then let the task worker run: the email leaves through the queue, not the request."""
+
     def post(email: str) -> bytes:
         response = api.post(SUBSCRIBE, {"email": email}, format="json")
         assert response.status_code == 202
+        run_tasks()
         return response.content
 
     return post
@@ -62,10 +66,13 @@ def _subscriber(email: str = "reader@example.com") -> Subscriber:
 
 
 class TestSubscribe:
-    def test_a_new_address_is_202_and_pending(self, api, mailoutbox) -> None:
+    def test_a_new_address_is_202_and_pending(self, api, mailoutbox, run_tasks) -> None:
         response = api.post(SUBSCRIBE, {"email": "reader@example.com"}, format="json")
         assert response.status_code == 202
         assert response.json() == ACCEPTED
+        assert mailoutbox == []  # queued, not sent by the request
+        assert run_tasks() == 1
+        assert [message.to for message in mailoutbox] == [["reader@example.com"]]
         subscriber = _subscriber()
         assert (subscriber.status, subscriber.confirmed_at, subscriber.unsubscribed_at) == (
             SubscriberStatus.PENDING,
@@ -164,6 +171,7 @@ class TestSubscribe:
             "errors": [{"code": code, "detail": detail, "attr": attr} for code, detail, attr in errors],
         }
         assert not Subscriber.objects.exists()
+        assert not DBTaskResult.objects.exists()
         assert mailoutbox == []
 
     def test_an_address_whose_domain_cannot_be_encoded_is_400_not_500(self, mailoutbox) -> None:
@@ -181,7 +189,7 @@ class TestSubscribe:
         assert response.status_code in {202, 400}
         assert all(len(stored) <= 254 for stored in Subscriber.objects.values_list("email", flat=True))
 
-    def test_sign_ups_are_limited_per_client_ip(self, api, settings, monkeypatch, mailoutbox) -> None:
+    def test_sign_ups_are_limited_per_client_ip(self, api, settings, monkeypatch, mailoutbox, run_tasks) -> None:
         monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: 1_699_999_200.0))
         settings.REST_FRAMEWORK = {
             **settings.REST_FRAMEWORK,
@@ -189,6 +197,7 @@ class TestSubscribe:
         }
         codes = [api.post(SUBSCRIBE, {"email": f"r{n}@example.com"}, format="json").status_code for n in range(3)]
         assert codes == [202, 202, 429]
+        assert run_tasks() == 2
         assert Subscriber.objects.count() == len(mailoutbox) == 2
 
 
