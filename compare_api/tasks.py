@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -211,8 +212,7 @@ class InProcessWorker:
 
     def _work(self) -> None:
         try:
-            # This process is the only worker, so whatever is RUNNING was left by the one before it.
-            tasks_requeue_stale(older_than=timedelta(0))
+            tasks_requeue_stale(older_than=settings.TASKS_STALE_AFTER)
             while not self._stopped.is_set():
                 try:
                     self._worker.run()

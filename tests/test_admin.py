@@ -28,16 +28,20 @@ from tests.factories import (
 from tools.models import Tool, Verdict
 from votes.models import Subscriber, Vote
 from votes.services import vote_cast
+from votes.tasks import newsletter_confirmation_send
 
 pytestmark = pytest.mark.django_db
 
 CastVotes = Callable[..., None]
+TASK_RESULT = "django_tasks_database.dbtaskresult"
 
 # Every model in the admin, with the exact queries of its changelist: the session, the user,
-# the filtered and the full count, the page, then one per related-object filter or date level.
+# the filtered and the full count, the page, then one per related-object filter or date level
+# (or per filter listing a field's distinct values: the task results' priority and queue).
 CHANGELIST_QUERIES = {
     "auth.group": 5,
     "auth.user": 6,
+    "django_tasks_database.dbtaskresult": 7,
     "knox.authtoken": 5,
     "partners.partnerkey": 5,
     "reviews.comparison": 5,
@@ -64,6 +68,8 @@ def populate(label: str, count: int, cast_votes: CastVotes) -> None:
                 Group.objects.create(name=f"Group {n}")
             case "auth.user":
                 UserFactory()
+            case "django_tasks_database.dbtaskresult":
+                newsletter_confirmation_send.enqueue(subscriber_id=n, confirm="", unsubscribe="")
             case "knox.authtoken":
                 AuthToken.objects.create(user=UserFactory())
             case "partners.partnerkey":
@@ -113,13 +119,16 @@ class TestEveryPage:
         assert response.status_code == 200
         assert response.context["cl"].result_count >= rows
 
-    @pytest.mark.parametrize("label", sorted(set(CHANGELIST_QUERIES) - {"votes.vote"}))
+    @pytest.mark.parametrize("label", sorted(set(CHANGELIST_QUERIES) - {"votes.vote", TASK_RESULT}))
     def test_add_page(self, staff: Client, cast_votes: CastVotes, label: str) -> None:
         populate(label, 3, cast_votes)
         assert staff.get(admin_url(label, "add")).status_code == 200
 
     def test_votes_cannot_be_added_by_hand(self, staff: Client) -> None:
         assert staff.get(admin_url("votes.vote", "add")).status_code == 403
+
+    def test_task_results_cannot_be_added_by_hand(self, staff: Client) -> None:
+        assert staff.get(admin_url(TASK_RESULT, "add")).status_code == 403
 
     @pytest.mark.parametrize("label", sorted(CHANGELIST_QUERIES))
     def test_change_page(self, staff: Client, cast_votes: CastVotes, label: str) -> None:
