@@ -13,18 +13,16 @@ kept under the path with the tokens it was built under, so a hit, and a 304
 for a matching If-None-Match, costs one cache round trip (tokens and entry in
 one MGET) and no query. When the cache is unreachable, reads are built every time (the ETag
 then comes from the fresh bytes, so conditional GET keeps working) and the
-cache is left alone for a few seconds. A write whose version bump failed
-because the cache was down makes its process replace every token once the cache
-answers again; documents expire after DOCUMENT_TTL, which bounds what another
-process could serve in between.
+cache is left alone (its circuit breaker, below) until a probe finds it
+answering; a process that saw it fail replaces every token before using it
+again, so no invalidation lost to the outage can leave an old document served.
+Documents expire after DOCUMENT_TTL, which bounds what a process that never saw
+the outage could serve before the others' probes have run.
 """
 
 import hashlib
-import logging
 import re
 import secrets
-import threading
-import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -33,10 +31,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 
+from compare_api import failures
+from compare_api.breakers import CircuitBreaker
 from compare_api.renderers import render_json
 from compare_api.slugs import split_comparison_slug
-
-logger = logging.getLogger(__name__)
 
 CATALOG = "catalog"
 VOTES = "votes"
@@ -68,44 +66,6 @@ def doc_key_for(full_path: str) -> str:
     return "doc:" + hashlib.blake2b(full_path.encode(), digest_size=16).hexdigest()
 
 
-class _Breaker:
-    """After a cache failure, skip the cache for RETRY_AFTER seconds (bounded latency while it is down)."""
-
-    RETRY_AFTER = 2.0
-
-    def __init__(self) -> None:
-        self._down_until = 0.0
-        self._lost_bumps = False
-        self._lock = threading.Lock()
-
-    def available(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def failed(self, *, lost_bump: bool = False) -> None:
-        with self._lock:
-            self._down_until = time.monotonic() + self.RETRY_AFTER
-            self._lost_bumps = self._lost_bumps or lost_bump
-
-    def lose_bump(self) -> None:
-        with self._lock:
-            self._lost_bumps = True
-
-    def has_lost_bumps(self) -> bool:
-        return self._lost_bumps
-
-    def take_lost_bumps(self) -> bool:
-        with self._lock:
-            lost, self._lost_bumps = self._lost_bumps, False
-            return lost
-
-
-breaker = _Breaker()
-
-
-def _cache():
-    return caches["default"]
-
-
 def version_key(name: str) -> str:
     return f"version:{name}"
 
@@ -114,19 +74,46 @@ def _new_token() -> str:
     return secrets.token_hex(8)
 
 
+def _cache():
+    return caches["default"]
+
+
+class _CacheBreaker(CircuitBreaker):
+    """Redis's breaker (compare_api.breakers): while open, every cache call is skipped.
+
+    A process that saw the cache fail cannot know which invalidations were lost
+    meanwhile (its own bumps, skipped while open, or another process's), so its
+    probe replaces every token before closing: documents cached before the
+    outage are never served after it.
+    """
+
+    RETRY_AFTER = 1.0  # seconds between probes while open
+
+    def __init__(self) -> None:
+        super().__init__("redis", interval=self.RETRY_AFTER)
+
+    def failed(self, exc: BaseException, what: str) -> None:  # type: ignore[override]
+        failures.report("redis", exc, what)
+        super().failed(_probe_and_restart_documents)
+
+
+def _probe_and_restart_documents() -> None:
+    # Runs in the probe thread, which has its own cache client (Django's caches are per thread).
+    _cache().delete_many([version_key(CATALOG), version_key(VOTES)])
+
+
+breaker = _CacheBreaker()
+
+
 def bump_now(*names: str) -> None:
-    """Invalidate now. Tried even while reads skip the cache: a skipped invalidation
-    would leave other processes serving the old document (bounded: one short timeout)."""
+    """Invalidate now. Skipped while the breaker is open (a stalled Redis must not cost every
+    vote a timeout): the probe replaces every token before the cache is used again."""
+    if not breaker.available():
+        return
     try:
-        cache = _cache()
-        if breaker.take_lost_bumps():
-            cache.delete_many([version_key(CATALOG), version_key(VOTES)])
-        cache.set_many({version_key(name): _new_token() for name in names}, timeout=None)
-    except Exception:
-        logger.warning("cache unavailable: version bump of %s lost", names, exc_info=True)
-        breaker.lose_bump()
-        if breaker.available():
-            breaker.failed()
+        _cache().set_many({version_key(name): _new_token() for name in names}, timeout=None)
+    except Exception as exc:
+        breaker.failed(exc, "version bump lost, every document restarts when it is back")
 
 
 def bump(*names: str) -> None:
@@ -141,9 +128,6 @@ def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | 
         return None
     try:
         cache = _cache()
-        if breaker.take_lost_bumps():
-            # Writes during the outage could not invalidate: start every document afresh.
-            cache.delete_many([version_key(CATALOG), version_key(VOTES)])
         keys = [version_key(name) for name in names]
         found = cache.get_many([*keys, doc_key])
         missing = [key for key in keys if key not in found]
@@ -152,9 +136,8 @@ def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | 
                 cache.add(key, _new_token(), timeout=None)
             found = {**found, **cache.get_many(missing)}
         return [found[key] for key in keys], found.get(doc_key)
-    except Exception:
-        logger.warning("cache unavailable: serving uncached", exc_info=True)
-        breaker.failed()
+    except Exception as exc:
+        breaker.failed(exc, "serving uncached")
         return None
 
 
@@ -200,9 +183,8 @@ def cached_read(request: Request, build: Callable[[], object]) -> HttpResponse:
     if looked_up is not None:
         try:
             _cache().set(doc_key, (tokens, etag, body), timeout=DOCUMENT_TTL)
-        except Exception:
-            logger.warning("cache unavailable: document not stored", exc_info=True)
-            breaker.failed()
+        except Exception as exc:
+            breaker.failed(exc, "document not stored")
     return respond(request, body, etag)
 
 

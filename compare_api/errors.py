@@ -4,7 +4,11 @@ DRF views answer errors through drf-standardized-errors; these cover what
 never reaches a DRF view (an unknown URL, a crash in middleware), so no client ever sees an HTML error page.
 """
 
+import sys
+
 from django.http import HttpRequest, JsonResponse
+
+from compare_api.exceptions import database_failure
 
 
 def error_body(status: int, code: str, detail: str, attr: str | None = None) -> dict:
@@ -24,5 +28,19 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return JsonResponse(error_body(403, "permission_denied", "Permission denied."), status=403)
 
 
+def database_unavailable(exc: BaseException) -> JsonResponse | None:
+    """The database's 503 (compare_api.exceptions.database_failure) outside DRF views; None for other errors."""
+    answer = database_failure(exc)
+    if answer is None:
+        return None
+    response = JsonResponse(error_body(503, answer.default_code, str(answer.detail)), status=503)
+    response["Retry-After"] = str(answer.wait)
+    return response
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception (a view outside DRF, or a middleware).
+    exc = sys.exc_info()[1]
+    if exc is not None and (response := database_unavailable(exc)) is not None:
+        return response
     return JsonResponse(error_body(500, "error", "A server error occurred."), status=500)

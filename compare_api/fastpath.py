@@ -60,9 +60,8 @@ class CachedReadMiddleware:
 
     def _answer(self, request: HttpRequest) -> HttpResponse | None:
         cache = caches["default"]
-        if not isinstance(cache, RedisCache) or caching.breaker.has_lost_bumps() or settings.API_DEPRECATIONS:
-            # Only Redis can count and fetch in one pipeline; lost invalidations and
-            # deprecation headers are the view path's business.
+        if not isinstance(cache, RedisCache) or settings.API_DEPRECATIONS:
+            # Only Redis can count and fetch in one pipeline; deprecation headers are the view path's business.
             return None
         limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES["anon"])
         now = time.time()
@@ -78,8 +77,10 @@ class CachedReadMiddleware:
                 pipe.mget([*keys, doc_key])
                 *counted, values = pipe.execute()
             (count,) = window_counts(counted, 1)
-        except Exception:
-            return None  # the view will meet the same failure and handle it
+        except Exception as exc:
+            # Open the breaker here, so the view that answers instead does not wait on Redis again.
+            caching.breaker.failed(exc, "fast path skipped")
+            return None
         rate_limit = RateLimit(limit=limit, remaining=max(0, limit - count), reset=window_reset(now, period))
         # The view must not count this request again.
         request.precounted = {("anon", client): count}

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import http_date
 
-from compare_api.errors import error_body
+from compare_api.errors import database_unavailable, error_body
 
 
 class RateLimitHeadersMiddleware:
@@ -62,3 +62,18 @@ class DeprecationHeadersMiddleware:
             if notice.get("link"):
                 response["Link"] = f'<{notice["link"]}>; rel="deprecation"'
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view outside DRF (the admin) that meets an unreachable or timed-out database answers
+    the same JSON 503 as the API, with DEBUG on too (where Django would render its HTML page).
+    Errors raised by middleware themselves reach handler500 (compare_api.errors.server_error)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return database_unavailable(exception)

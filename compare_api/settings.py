@@ -5,6 +5,7 @@ lists them. Without any, the project runs against a SQLite file in the project
 directory, which is what `make run` and `make test` use.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "compare_api.middleware.RejectNulBytesMiddleware",
+    "compare_api.middleware.DatabaseUnavailableMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "compare_api.fastpath.CachedReadMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,6 +108,15 @@ def _database_url() -> str:
     return env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 
 
+def _duration(name: str, default: str) -> str:
+    """A PostgreSQL duration ("500ms", "2s", "0" = no limit), checked here: one PostgreSQL
+    refuses in a connection's startup packet would refuse every connection."""
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"\d+(ms|s|min)?", value):
+        raise ImproperlyConfigured(f"{name} must be a duration such as 500ms, 5s or 0 (no limit), not {value!r}")
+    return value
+
+
 DATABASES = {"default": env.db_url_config(_database_url())}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Reuse connections across requests, and check them first so a restarted
@@ -114,9 +125,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "compare_api.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Our defaults, under whatever DATABASE_URL's query string sets (`?connect_timeout=10&sslmode=...`).
     # Server-side parameters let psycopg prepare a statement after it has run a
     # few times, so the hot queries are planned once per connection, not per request.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    # connect_timeout: psycopg's own default is 130 s; a database address that accepts
+    # and never answers must cost a request seconds, not a worker (README: Timeouts).
+    _url_options = DATABASES["default"].get("OPTIONS", {})
+    _options = {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3),
+    }
+    # Request-serving processes bound every statement and every lock wait, so a held row
+    # lock or a runaway query is a JSON 503 in seconds, long before gunicorn's worker
+    # timeout. Set in the connection's startup packet (libpq `options`: no round trip).
+    # manage.py turns them off for its commands (migrate, seed --scale, recount_votes), which
+    # may run long; DB_REQUEST_TIMEOUTS=1 there keeps them on.
+    if env.bool("DB_REQUEST_TIMEOUTS", default=True):
+        _timeouts = {
+            "lock_timeout": _duration("DB_LOCK_TIMEOUT", "2s"),
+            "statement_timeout": _duration("DB_STATEMENT_TIMEOUT", "5s"),
+        }
+        _options["options"] = " ".join(f"-c {name}={value}" for name, value in _timeouts.items())
+    if _url_options.get("options"):
+        # Both kept; PostgreSQL applies them in order, so the URL's win where they overlap.
+        _url_options["options"] = f"{_options.get('options', '')} {_url_options['options']}".strip()
+    DATABASES["default"]["OPTIONS"] = {**_options, **_url_options}
 
 # A vote commits without waiting for its WAL record to reach the disk (PostgreSQL's
 # synchronous_commit, for the vote statement only): a database crash, not a restart,
@@ -125,6 +159,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 VOTE_SYNCHRONOUS_COMMIT = env.str("VOTE_SYNCHRONOUS_COMMIT", default="off")
 if VOTE_SYNCHRONOUS_COMMIT not in ("on", "off", "local", "remote_write", "remote_apply"):
     raise ImproperlyConfigured("VOTE_SYNCHRONOUS_COMMIT must be a synchronous_commit value: on, off, local, ...")
+
+# How long a vote waits for its tool's row lock (normally held for well under a millisecond
+# by another vote) before it answers 503; then, for VOTE_BUSY_SECONDS, this process answers
+# votes on that tool at once instead of letting each one hold a worker (README: Timeouts).
+VOTE_LOCK_TIMEOUT = _duration("VOTE_LOCK_TIMEOUT", "500ms")
+VOTE_BUSY_SECONDS = env.int("VOTE_BUSY_SECONDS", default=5)
+# While the database is unreachable, each process checks it every this many seconds in the
+# background and answers requests that need it with a 503 at once (compare_api/breakers.py).
+DB_BREAKER_SECONDS = env.float("DB_BREAKER_SECONDS", default=1.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -235,6 +278,7 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.retry import Retry
 
     CACHES = {
@@ -242,8 +286,13 @@ if REDIS_URL:
             "BACKEND": "compare_api.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="verdicts"),
-            # One immediate retry on a fresh connection (a pooled one may be stale after a Redis restart).
-            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25, "retry": Retry(NoBackoff(), 1)},
+            # One immediate retry on a fresh connection (a pooled one may be stale after a Redis
+            # restart); none after a timeout: a stalled Redis would only stall again.
+            "OPTIONS": {
+                "socket_connect_timeout": 0.25,
+                "socket_timeout": 0.25,
+                "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            },
         }
     }
 else:
@@ -309,6 +358,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # An outage's 503s: one line per cause per interval, not a traceback per request (compare_api/failures.py).
+    "filters": {"service_unavailable": {"()": "compare_api.failures.ServiceUnavailableLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["service_unavailable"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -11,14 +11,13 @@ IETF RateLimit header fields describe: `RateLimit-Reset` is the seconds until
 the window ends, when the whole allowance comes back.
 
 When the cache is unreachable the limit is not enforced (fail open): the API
-keeps serving, the failure is logged, and the cache is left alone for a few
-seconds (compare_api.caching.breaker) so a dead Redis costs no latency.
+keeps serving, the failure is logged, and the cache is left alone until it
+answers again (compare_api.caching.breaker) so a dead or stalled Redis costs no latency.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import time
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLA
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-logger = logging.getLogger(__name__)
 
 # As DRF reads rates: the period's first letter counts ("30/min", "30/minute", "1000/day").
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -156,9 +154,8 @@ class WindowRateThrottle(BaseThrottle):
                 batch_counts = _increment(caches[self.cache_alias], keys, period + 1)
                 for (scope, client, _, _), count in zip(batch, batch_counts, strict=True):
                     counts[scope, client] = count
-        except Exception:  # the cache is down: serve, don't limit
-            logger.warning("rate limits %s not enforced: cache unavailable", [c[0] for c in uncounted], exc_info=True)
-            breaker.failed()
+        except Exception as exc:  # the cache is down: serve, don't limit
+            breaker.failed(exc, "rate limits not enforced")
             return True
         allowed, self.reset = True, 0
         for scope, client, limit, period in counters:

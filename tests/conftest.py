@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from compare_api import caching
 from tests.factories import UserFactory
 from tools.models import Tool, Verdict
+from votes import services as vote_services
 from votes.services import vote_cast
 
 
@@ -19,7 +20,8 @@ def isolated_cache(settings) -> None:
     Caching tests turn it on and commit for real."""
     settings.DOCUMENT_CACHE = False
     cache.clear()
-    caching.breaker._down_until, caching.breaker._lost_bumps = 0.0, False
+    caching.breaker.reset()
+    vote_services._busy_tools.clear()
 
 
 @pytest.fixture(autouse=True)

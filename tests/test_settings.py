@@ -71,3 +71,31 @@ def test_the_vote_commit_mode_defaults_to_off_and_must_be_a_postgresql_value() -
     refused = run(VOTE_SYNCHRONOUS_COMMIT="sometimes")
     assert refused.returncode != 0
     assert "VOTE_SYNCHRONOUS_COMMIT must be" in refused.stderr
+
+
+def test_postgres_connections_are_bounded_and_database_url_options_win() -> None:
+    bounded = _loaded(SECRET_KEY="x", DATABASE_URL="postgres://app@db.example/verdicts")["db"]["OPTIONS"]
+    assert bounded == {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        "connect_timeout": 3,
+        "options": "-c lock_timeout=2s -c statement_timeout=5s",
+    }
+    url = "postgres://app@db.example/verdicts?connect_timeout=10&sslmode=require&options=-c%20statement_timeout%3D30s"
+    merged = _loaded(SECRET_KEY="x", DATABASE_URL=url, DB_LOCK_TIMEOUT="750ms")["db"]["OPTIONS"]
+    assert merged["connect_timeout"] == 10
+    assert merged["sslmode"] == "require"
+    # Ours first: PostgreSQL applies -c options in order, so the URL's statement_timeout wins.
+    assert merged["options"] == "-c lock_timeout=750ms -c statement_timeout=5s -c statement_timeout=30s"
+
+
+def test_management_commands_run_without_the_request_timeouts() -> None:
+    unbounded = _loaded(SECRET_KEY="x", DATABASE_URL="postgres://app@db.example/verdicts", DB_REQUEST_TIMEOUTS="0")
+    assert "options" not in unbounded["db"]["OPTIONS"]
+    assert unbounded["db"]["OPTIONS"]["connect_timeout"] == 3
+
+
+def test_a_timeout_postgresql_would_refuse_is_refused_at_start_up() -> None:
+    refused = _settings(SECRET_KEY="x", DATABASE_URL="postgres://app@db.example/verdicts", DB_STATEMENT_TIMEOUT="5 s")
+    assert refused.returncode != 0
+    assert "DB_STATEMENT_TIMEOUT must be a duration" in refused.stderr

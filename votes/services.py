@@ -7,18 +7,22 @@ interleave, and all writers take their locks in the same order (the tool row,
 then vote rows), so they cannot deadlock.
 """
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from compare_api import caching
+from compare_api import caching, failures
+from compare_api.breakers import Cooldown
 from compare_api.compiled import CompiledQuery
+from compare_api.exceptions import LOCK_NOT_AVAILABLE, sqlstate
 from compare_api.stats import Tally
 from tools.models import COMMUNITY_COUNTERS, Tool, Verdict
 from votes.models import Subscriber, SubscriberStatus, Vote
@@ -106,15 +110,46 @@ def _current_vote(voter_id: int, tool_id: int) -> Vote | None:
     )
 
 
+class ToolBusy(Exception):
+    """Votes on this tool are waiting on its row lock, held by another write; try again in `retry_after` seconds."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+# A vote that gave up waiting for its tool's row (lock_timeout) means something holds that
+# row far longer than any vote does. With sync workers, each further vote on that tool would
+# hold a worker for the whole lock timeout, and enough of them would starve every other
+# request; so for VOTE_BUSY_SECONDS this process answers them at once. Per process, so
+# the hot path pays a dict lookup for it and no round trip.
+_busy_tools = Cooldown()
+
+
+@contextmanager
+def _tool_lock(slug: str) -> Iterator[None]:
+    if wait := _busy_tools.remaining(slug):
+        raise ToolBusy(retry_after=math.ceil(wait))
+    try:
+        yield
+    except OperationalError as error:
+        if sqlstate(error) != LOCK_NOT_AVAILABLE:
+            raise
+        _busy_tools.start(slug, settings.VOTE_BUSY_SECONDS)
+        failures.report("database", error, f"votes on {slug} answered 503 for {settings.VOTE_BUSY_SECONDS} s")
+        raise ToolBusy(retry_after=settings.VOTE_BUSY_SECONDS) from error
+
+
 def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult:
     """Cast or change `voter`'s vote on the published tool `slug`; repeating a vote changes nothing.
 
-    Raises Tool.DoesNotExist when no published tool has that slug.
+    Raises Tool.DoesNotExist when no published tool has that slug, ToolBusy when its row stays locked.
     """
     verdict = Verdict(verdict).value
-    if connection.vendor == "postgresql":
-        return _cast_in_one_statement(voter.pk, slug, verdict)
-    return _cast_in_steps(voter.pk, slug, verdict)
+    with _tool_lock(slug):
+        if connection.vendor == "postgresql":
+            return _cast_in_one_statement(voter.pk, slug, verdict)
+        return _cast_in_steps(voter.pk, slug, verdict)
 
 
 # On PostgreSQL a vote is one statement, atomic on its own: no BEGIN/COMMIT round
@@ -126,13 +161,16 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
 # columns: the statement's snapshot may predate the lock, and PostgreSQL checks
 # constraints (counts >= 0) on the snapshot's row before it moves to the latest one.
 # `commit_mode` sets synchronous_commit for this statement's own transaction
-# (settings.VOTE_SYNCHRONOUS_COMMIT; see the README on durability).
+# (settings.VOTE_SYNCHRONOUS_COMMIT; see the README on durability), and its lock_timeout
+# (settings.VOTE_LOCK_TIMEOUT). `tool` joins it, so it has run before the row lock is
+# requested: PostgreSQL locks the rows a join yields, and reads lock_timeout as a wait begins.
 _CAST_SQL = """
 WITH commit_mode AS (
-    SELECT set_config('synchronous_commit', %(synchronous_commit)s, true)
+    SELECT set_config('synchronous_commit', %(synchronous_commit)s, true),
+        set_config('lock_timeout', %(lock_timeout)s, true)
 ), tool AS (
-    SELECT id, community_ship_count, community_skip_count FROM tools_tool
-    WHERE slug = %(slug)s AND is_published FOR UPDATE
+    SELECT tools_tool.id, community_ship_count, community_skip_count FROM tools_tool, commit_mode
+    WHERE slug = %(slug)s AND is_published FOR UPDATE OF tools_tool
 ), cast_vote AS (
     INSERT INTO votes_vote AS vote (voter_id, tool_id, verdict, created_at, updated_at)
     SELECT %(voter)s, id, %(verdict)s, %(now)s, %(now)s FROM tool
@@ -153,7 +191,6 @@ SELECT tool.id, cast_vote.id, cast_vote.created, cast_vote.created_at, cast_vote
     COALESCE(counters.community_skip_count, tool.community_skip_count),
     earlier.id, earlier.created_at, earlier.updated_at
 FROM tool
-CROSS JOIN commit_mode
 LEFT JOIN cast_vote ON true
 LEFT JOIN counters ON true
 LEFT JOIN votes_vote earlier ON earlier.voter_id = %(voter)s AND earlier.tool_id = tool.id
@@ -170,6 +207,7 @@ def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult
             "verdict": verdict,
             "now": now,
             "synchronous_commit": settings.VOTE_SYNCHRONOUS_COMMIT,
+            "lock_timeout": settings.VOTE_LOCK_TIMEOUT,
         },
     )
     if row is None:
@@ -206,14 +244,19 @@ def _cast_in_steps(voter_id: int, slug: str, verdict: str) -> VoteResult:
     return VoteResult(vote=vote, created=False, community=community)
 
 
-@transaction.atomic
 def vote_withdraw(*, voter: AbstractBaseUser, slug: str) -> VoteResult:
     """Remove `voter`'s vote on the published tool `slug`; `vote` is None when there was none.
 
-    Raises Tool.DoesNotExist when no published tool has that slug.
+    Raises Tool.DoesNotExist when no published tool has that slug, ToolBusy when its row stays locked.
     """
+    with _tool_lock(slug):
+        return _withdraw(voter.pk, slug)
+
+
+@transaction.atomic
+def _withdraw(voter_id: int, slug: str) -> VoteResult:
     tool = _locked(_LOCK_PUBLISHED.rows(slug=slug))
-    vote = _current_vote(voter.pk, tool.id)
+    vote = _current_vote(voter_id, tool.id)
     if vote is None:
         return VoteResult(vote=None, created=False, community=tool.community)
     _execute(_DELETE_VOTE, [vote.pk])

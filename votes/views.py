@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from compare_api.exceptions import DatabaseBusy
 from compare_api.stats import Tally
 from compare_api.throttling import (
     LoginRateThrottle,
@@ -90,6 +91,9 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+TOOL_BUSY = "Votes on this tool are waiting on another write; try again in a few seconds."
+
+
 def _published_tool(slug: str) -> Tool:
     return get_object_or_404(
         Tool.objects.published().only("id", "slug", "community_ship_count", "community_skip_count"), slug=slug
@@ -133,6 +137,8 @@ class VoteView(APIView):
             result = services.vote_cast(voter=request.user, slug=slug, verdict=verdict)
         except Tool.DoesNotExist:
             raise NotFound from None
+        except services.ToolBusy as busy:
+            raise DatabaseBusy(TOOL_BUSY, wait=busy.retry_after) from busy
         created = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(_vote_document(slug, result.vote, result.community), status=created)
 
@@ -142,6 +148,8 @@ class VoteView(APIView):
             result = services.vote_withdraw(voter=request.user, slug=slug)
         except Tool.DoesNotExist:
             raise NotFound from None
+        except services.ToolBusy as busy:
+            raise DatabaseBusy(TOOL_BUSY, wait=busy.retry_after) from busy
         if result.vote is None:
             raise NotFound("You have not voted on this tool.")
         return Response(status=status.HTTP_204_NO_CONTENT)
