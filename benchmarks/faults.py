@@ -64,11 +64,12 @@ HOST = "127.0.0.1"
 LEFT, RIGHT = "code-llama-4", "mistral-large-3"
 COMPARISON = f"/api/v1/comparisons/{LEFT}-vs-{RIGHT}/"
 GRACE = 3.0  # seconds after pg_ctl returns during which failures are still forgiven
-BREAKER_RETRY = 2.0  # compare_api.caching._Breaker.RETRY_AFTER
+BREAKER_RETRY = 1.0  # compare_api.caching._CacheBreaker.RETRY_AFTER: its probe's interval
 P99_LIMIT = 1.0  # seconds, while Redis is down
 REQUEST_TIMEOUT = 10.0
 MAX_REQUESTS_PER_THREAD = 5000
-HARD_LIMIT = 300.0  # seconds: no wait or load phase runs past this since the start
+HARD_LIMIT = 480.0  # seconds: no wait or load phase runs past this since the start
+MAX_CONNECTIONS = 30  # the private PostgreSQL's slots, few enough for the exhaustion drill to fill
 
 
 def free_port() -> int:
@@ -120,7 +121,7 @@ class PrivatePostgres:
         subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=timeout)
 
     def _ctl(self, action: str) -> None:
-        options = f"-p {self.port} -k {self.sockets} -c listen_addresses={HOST}"
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses={HOST} -c max_connections={MAX_CONNECTIONS}"
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log), "-m", "fast",
             "-w", "-t", "30", action,
@@ -185,15 +186,15 @@ class PrivateRedis:
 class Server:
     """gunicorn with the production config, its output in a log file."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], name: str = "gunicorn") -> None:
         self.port = free_port()
-        self.log = workdir / "gunicorn.log"
+        self.log = workdir / f"{name}.log"
         # XDG_RUNTIME_DIR: gunicorn's control socket goes here, not to the ~/.gunicorn/gunicorn.ctl every
         # other server on this machine uses.
         self.env = {**env, "BIND": f"{HOST}:{self.port}", "GUNICORN_ACCESSLOG": "", "XDG_RUNTIME_DIR": str(workdir)}
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, ready_path: str = "/admin/login/", ready_status: int = 200) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"],
@@ -206,7 +207,7 @@ class Server:
         def ready() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
-            return request(self.port, "GET", "/admin/login/").status == 200
+            return request(self.port, "GET", ready_path).status == ready_status
 
         wait_for(ready, timeout=30, what="gunicorn", interval=0.2)
 
@@ -406,16 +407,33 @@ class Report:
     def __init__(self) -> None:
         self.broken: list[str] = []
         self.kept = 0
+        self.drill = ""
+        self.rows: list[tuple[str, str, str, bool]] = []  # drill, promise, measured, ok
 
     def line(self, text: str = "") -> None:
         print(text, flush=True)
 
-    def promise(self, ok: bool, text: str) -> None:
-        print(f"  [{'ok' if ok else 'BROKEN'}] {text}", flush=True)
+    def promise(self, ok: bool, text: str, measured: str | None = None) -> None:
+        """`measured` defaults to the text's closing parenthesis, where the older checks put their figures."""
+        print(f"  [{'ok' if ok else 'BROKEN'}] {text}" + (f" ({measured})" if measured else ""), flush=True)
+        if measured is None and (match := re.fullmatch(r"(.*?)\s*\(([^()]*)\)", text)):
+            text, measured = match.groups()
+        self.rows.append((self.drill, text, measured or "", ok))
         if ok:
             self.kept += 1
         else:
-            self.broken.append(text)
+            self.broken.append(f"{self.drill}: {text}")
+
+    def table(self) -> None:
+        widths = [max(len(row[i]) for row in self.rows) for i in range(3)]
+        widths = [min(w, limit) for w, limit in zip(widths, (24, 72, 56), strict=True)]
+        print()
+        header = ("drill", "promise", "measured")
+        print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " | ok")
+        print("-+-".join("-" * w for w in widths) + "-+---")
+        for drill, promise, measured, ok in self.rows:
+            cells = [drill, promise, measured]
+            print(" | ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)) + f" | {'ok' if ok else 'NO'}")
 
 
 def stale_reads(samples: list[Sample]) -> list[tuple[Sample, str, int]]:
@@ -505,6 +523,7 @@ def workspace() -> Iterator[Path]:
 
 
 def fault_postgres(report: Report, load: Load, postgres: PrivatePostgres, seconds: float, hard_stop: float) -> None:
+    report.drill = "PostgreSQL restart"
     report.line(f"\nFault 1: PostgreSQL restarted (pg_ctl restart -m fast) during reads and votes, {seconds:.0f} s")
     started = time.monotonic()
     load.start("pg", min(started + seconds, hard_stop))
@@ -548,6 +567,7 @@ def fault_postgres(report: Report, load: Load, postgres: PrivatePostgres, second
 
 
 def fault_redis_down(report: Report, load: Load, redis: PrivateRedis, port: int, hard_stop: float) -> None:
+    report.drill = "Redis stopped"
     report.line("\nFault 2: Redis stopped during reads and votes")
     started = time.monotonic()
     load.start("redis-down", hard_stop)
@@ -605,6 +625,7 @@ def vote_check(report: Report, load: Load, port: int, phase: str, *, tool: str) 
 
 
 def fault_redis_back(report: Report, load: Load, redis: PrivateRedis, port: int, hard_stop: float) -> None:
+    report.drill = "Redis started again"
     report.line("\nFault 3: Redis started again on the same port")
     started = time.monotonic()
     redis.start()
@@ -661,6 +682,7 @@ def fault_redis_back(report: Report, load: Load, redis: PrivateRedis, port: int,
 def check_database(report: Report, load: Load, database_url: str, tool_ids: dict[str, int], env) -> None:
     import psycopg
 
+    report.drill = "the database afterwards"
     report.line("\nThe database afterwards")
     votes = [s for s in load.samples if s.kind == "vote"]
     acked = {(s.voter.user_id, tool_ids[s.tool]): s.verdict for s in votes if s.status in (200, 201)}
@@ -705,13 +727,417 @@ def check_database(report: Report, load: Load, database_url: str, tool_ids: dict
     )
 
 
+# --- bounded waits: the drills of issue 11 ------------------------------------------------------
+
+LOCKED = "lock_timeout"  # the error code of a vote that met the lock (compare_api.exceptions.DatabaseBusy)
+LOCK_ANSWER_LIMIT = 5.0  # seconds: a vote on the locked tool is answered within this
+ELSEWHERE_P99 = 0.25  # seconds: reads and votes on other tools, under the lock
+PAUSED_VOTE_P99 = 0.10  # seconds: votes while Redis is paused, after the pause's first second
+BLACK_HOLE_LIMIT = 5.0  # seconds: a request that needs the database, when its address never answers
+READY_LIMIT = 2.0  # seconds: /readyz turns 503
+RECOVERY_LIMIT = 5.0  # seconds after the slots are freed: 100% success again
+LOG_GROWTH_LIMIT = 64 * 1024  # bytes of server log during the exhaustion drill: kilobytes, not megabytes
+
+
+def is_json(response: Response) -> bool:
+    return response.headers.get("content-type", "").startswith("application/json")
+
+
+def error_code(response: Response) -> str | None:
+    with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+        return response.json()["errors"][0]["code"]
+    return None
+
+
+def max_seconds(samples: list[Sample]) -> float:
+    return max((s.response.latency for s in samples), default=0.0)
+
+
+def codes(samples: list[Sample]) -> str:
+    counts = Counter(f"{s.status} {error_code(s.response) or ''}".strip() for s in samples)
+    return ", ".join(f"{code}: {n}" for code, n in sorted(counts.items())) or "none"
+
+
+@contextlib.contextmanager
+def clients(threads: int, step, pace: float, hard_stop: float) -> Iterator[None]:
+    """`threads` client threads, each calling step(thread_index, n) then pausing `pace`, until the block ends."""
+    stop = threading.Event()
+
+    def work(index: int) -> None:
+        for n in range(MAX_REQUESTS_PER_THREAD * 4):
+            if stop.is_set() or time.monotonic() > hard_stop:
+                return
+            step(index, n)
+            stop.wait(pace)
+
+    workers = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=REQUEST_TIMEOUT + 5)
+
+
+def vote(load: Load, phase: str, tool: str, voter: Voter, verdict: str, kind: str = "vote") -> Sample:
+    """A PUT vote, recorded. kind "vote": a fresh voter, checked against the database at the end;
+    "revote": a voter who votes again and again (only the counters are checked)."""
+    response = request(load.port, "PUT", f"/api/v1/tools/{tool}/vote/", token=voter.token, body={"verdict": verdict})
+    totals = {tool: response.json()["community"]["total"]} if response.status in (200, 201) else {}
+    sample = Sample(phase, kind, response, voter, tool, verdict, totals if kind == "vote" else {})
+    load.record(sample)
+    return sample
+
+
+def fresh_vote(load: Load, phase: str, tool: str, rng: random.Random) -> None:
+    voter = load.next_voter()
+    if voter is None:
+        load.record(read_sample(load.port, phase))
+    else:
+        vote(load, phase, tool, voter, rng.choice(["ship", "skip"]))
+
+
+def fault_row_lock(report: Report, load: Load, database_url: str, threads: int, seconds: float, hard_stop: float):
+    import psycopg
+
+    report.drill = "row lock"
+    report.line(f"\nFault 4: a row lock held {seconds:.0f} s on {LEFT} (SELECT ... FOR UPDATE) under mixed load")
+    phase = "lock"
+    revoters = [load.next_voter() for _ in range(threads)]
+    if None in revoters:
+        report.promise(False, "enough voters for the drill")
+        return
+    rngs = [random.Random(100 + i) for i in range(threads)]
+
+    def step(index: int, n: int) -> None:
+        kind = n % 3
+        if kind == 0:
+            load.record(read_sample(load.port, phase))
+        elif kind == 1:  # on the locked tool: the same voter each time, alternating its verdict
+            vote(load, phase, LEFT, revoters[index], ("ship", "skip")[(n // 3) % 2], kind="revote")
+        else:
+            fresh_vote(load, phase, RIGHT, rngs[index])
+
+    with clients(threads, step, 0.05, hard_stop):
+        time.sleep(2.0)
+        with psycopg.connect(database_url) as holder:
+            holder.execute("SELECT 1 FROM tools_tool WHERE slug = %s FOR UPDATE", [LEFT])
+            locked = time.monotonic()
+            time.sleep(max(0.0, min(seconds, hard_stop - time.monotonic() - 15)))
+            holder.rollback()
+            released = time.monotonic()
+        time.sleep(8.0)
+    samples = [s for s in load.samples if s.phase == phase]
+    during = [s for s in samples if s.start >= locked and s.end <= released]
+    on_locked = [s for s in during if s.tool == LEFT]
+    elsewhere = [s for s in during if s.tool != LEFT]
+    baseline = [s for s in samples if s.end < locked and s.tool != LEFT]
+    after = [s for s in samples if s.tool == LEFT and s.start > released]
+    report.line(f"  before the lock: {by_status(baseline)}  [{latencies(baseline)}]")
+    report.line(f"  lock held {released - locked:.1f} s")
+    report.line(f"  votes on {LEFT} under the lock: {codes(on_locked)}  [{latencies(on_locked)}]")
+    report.line(f"  reads and votes elsewhere     : {by_status(elsewhere)}  [{latencies(elsewhere)}]")
+    report.line(f"    reads : {latencies([s for s in elsewhere if s.kind == 'read'])}")
+    report.line(f"    votes : {latencies([s for s in elsewhere if s.kind != 'read'])}")
+    refused = [
+        s for s in on_locked if s.status == 503 and is_json(s.response) and error_code(s.response) == "lock_timeout"
+    ]
+    report.promise(
+        bool(on_locked) and len(refused) == len(on_locked) and max_seconds(on_locked) < LOCK_ANSWER_LIMIT,
+        f"votes on the locked tool: JSON 503 lock_timeout, each within {LOCK_ANSWER_LIMIT:.0f} s",
+        f"{len(refused)}/{len(on_locked)}, max {max_seconds(on_locked):.2f} s",
+    )
+    failed = [s for s in elsewhere if not s.ok]
+    p99 = p99_seconds(elsewhere)
+    report.promise(
+        bool(elsewhere) and not failed and p99 < ELSEWHERE_P99,
+        f"reads and votes elsewhere succeed, p99 under {ELSEWHERE_P99 * 1000:.0f} ms",
+        f"{len(elsewhere) - len(failed)}/{len(elsewhere)} ok, p99 {p99 * 1000:.0f} ms"
+        f" (before: {p99_seconds(baseline) * 1000:.0f} ms)",
+    )
+    first_ok = min((s.end for s in after if s.ok), default=None)
+    settle = float(os.environ.get("VOTE_BUSY_SECONDS", "5")) + 1.0
+    late_failures = [s for s in after if s.start > released + settle and not s.ok]
+    report.promise(
+        first_ok is not None and not late_failures,
+        f"votes on that tool succeed again once it is released (all after +{settle:.0f} s)",
+        f"first success +{first_ok - released:.2f} s" if first_ok else "none",
+    )
+
+
+def fault_redis_pause(report: Report, load: Load, redis: PrivateRedis, threads: int, seconds: float, hard_stop: float):
+    report.drill = "Redis paused"
+    report.line(f"\nFault 5: Redis paused (CLIENT PAUSE {seconds:.0f} s, ALL) under vote load")
+    phase = "pause"
+    rngs = [random.Random(200 + i) for i in range(threads)]
+
+    def step(index: int, n: int) -> None:
+        if n % 2:
+            load.record(read_sample(load.port, phase))
+        else:
+            fresh_vote(load, phase, (LEFT, RIGHT)[rngs[index].randrange(2)], rngs[index])
+
+    with clients(threads, step, 0.05, hard_stop):
+        time.sleep(2.0)
+        paused = time.monotonic()
+        redis.client().execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+        time.sleep(seconds)
+        resumed = time.monotonic()
+        time.sleep(BREAKER_RETRY + 4.0)
+    samples = [s for s in load.samples if s.phase == phase]
+    baseline = [s for s in samples if s.end < paused]
+    during = [s for s in samples if s.start >= paused + 1.0 and s.end <= resumed]
+    votes = [s for s in during if s.kind == "vote"]
+    settled = [s for s in samples if s.start > resumed + BREAKER_RETRY + 2.0]
+    report.line(f"  before the pause : {by_status(baseline)}  [{latencies(baseline)}]")
+    report.line(f"  paused (after 1 s): {by_status(during)}")
+    report.line(f"    votes : {latencies(votes)}")
+    report.line(f"    reads : {latencies([s for s in during if s.kind == 'read'])}")
+    without = sum(not s.rate_limited_headers for s in during)
+    report.line(f"  responses without RateLimit-* headers while paused: {without}/{len(during)} (limits fail open)")
+    failed = [s for s in during if not s.ok]
+    p99 = p99_seconds(votes)
+    report.promise(
+        bool(votes) and not failed and p99 < PAUSED_VOTE_P99,
+        f"after the first second, votes succeed with p99 under {PAUSED_VOTE_P99 * 1000:.0f} ms (reads succeed too)",
+        f"{len(during) - len(failed)}/{len(during)} ok, vote p99 {p99 * 1000:.0f} ms"
+        f" (before: {p99_seconds([s for s in baseline if s.kind == 'vote']) * 1000:.0f} ms)",
+    )
+    limited = [s for s in samples if s.status == 429]
+    report.promise(not limited, "limits fail open: no 429 while the limits cannot be counted", f"{len(limited)} 429s")
+    missing = [s for s in settled if not s.ok or not s.rate_limited_headers]
+    report.promise(
+        bool(settled) and not missing,
+        f"after the pause (+{BREAKER_RETRY + 2:.0f} s) every response is 2xx with RateLimit-* headers again",
+        f"{len(settled) - len(missing)}/{len(settled)}",
+    )
+
+
+class BlackHole:
+    """A TCP address that accepts connections and never answers (a database behind a dead NAT, a hung host)."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind((HOST, 0))
+        self.server.listen(128)
+        self.port = self.server.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.2)
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                self.held.append(self.server.accept()[0])
+
+    def __enter__(self) -> "BlackHole":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+        for sock in self.held:
+            sock.close()
+        self.server.close()
+
+
+def fault_black_hole(report: Report, load: Load, workdir: Path, redis_url: str, workers: int, threads: int,
+                     hard_stop: float) -> None:  # fmt: skip
+    report.drill = "database black-holed"
+    report.line("\nFault 6: the database address accepts connections and never answers (a second server on it)")
+    # The document the cached reads ask for, in Redis now (the black-holed server shares this Redis).
+    for _ in range(2):
+        read_sample(load.port, "black-hole-warm")
+    revoters = [load.next_voter() for _ in range(threads)]
+    if None in revoters:
+        report.promise(False, "enough voters for the drill")
+        return
+    with BlackHole() as hole:
+        url = f"postgres://postgres@{HOST}:{hole.port}/faults"
+        server = Server(workdir, server_env(url, redis_url, workers), name="gunicorn-black-hole")
+        try:
+            server.start(ready_path="/no-such-page/", ready_status=404)  # answered without the database
+            port = server.port
+            routes = {path: request(port, "GET", path).status != 404 for path in ("/healthz", "/readyz")}
+            phase = "black-hole"
+            samples: list[tuple[str, Response]] = []
+            lock = threading.Lock()
+
+            def step(index: int, n: int) -> None:
+                kind = ("cached read", "vote", "uncached read", "healthz", "readyz")[n % 5]
+                if kind == "cached read":
+                    response = request(port, "GET", COMPARISON)
+                elif kind == "vote":
+                    response = request(port, "PUT", f"/api/v1/tools/{LEFT}/vote/", token=revoters[index].token,
+                                       body={"verdict": "ship"})  # fmt: skip
+                elif kind == "uncached read":
+                    response = request(port, "GET", f"/api/v1/tools/{RIGHT}/?n={index}-{n}")
+                elif routes[f"/{kind}"]:
+                    response = request(port, "GET", f"/{kind}")
+                else:
+                    return
+                with lock:
+                    samples.append((kind, response))
+
+            began = time.monotonic()
+            with clients(threads, step, 0.05, hard_stop):
+                time.sleep(10.0)
+        finally:
+            server.stop()
+    by_kind = {
+        kind: [r for k, r in samples if k == kind]
+        for kind in ("cached read", "vote", "uncached read", "healthz", "readyz")
+    }
+    for kind, responses in by_kind.items():
+        if responses:
+            report.line(f"  {kind:13}: {codes([Sample(phase, kind, r) for r in responses])}  "
+                        f"[{latencies([Sample(phase, kind, r) for r in responses])}]")  # fmt: skip
+    needing = by_kind["vote"] + by_kind["uncached read"]
+    clean = [r for r in needing if r.status == 503 and is_json(r) and "retry-after" in r.headers]
+    slowest = max((r.latency for r in needing), default=0.0)
+    report.promise(
+        bool(needing) and len(clean) == len(needing) and slowest < BLACK_HOLE_LIMIT,
+        f"every request that needs the database: JSON 503 with Retry-After within {BLACK_HOLE_LIMIT:.0f} s",
+        f"{len(clean)}/{len(needing)}, max {slowest:.2f} s",
+    )
+    cached = by_kind["cached read"]
+    report.promise(
+        bool(cached) and all(r.status == 200 for r in cached),
+        "cached reads are still served from Redis",
+        f"{sum(r.status == 200 for r in cached)}/{len(cached)} 200",
+    )
+    if routes["/healthz"]:
+        health = by_kind["healthz"]
+        report.promise(bool(health) and all(r.status == 200 for r in health), "/healthz stays 200",
+                       f"{sum(r.status == 200 for r in health)}/{len(health)}")  # fmt: skip
+    else:
+        report.line("  (no /healthz route in this build: that check is skipped)")
+    if routes["/readyz"]:
+        ready = by_kind["readyz"]
+        turned = min((r.end - began for r in ready if r.status == 503), default=None)
+        report.promise(
+            turned is not None
+            and turned < READY_LIMIT
+            and all(r.status == 503 and r.latency < READY_LIMIT for r in ready),
+            f"/readyz is 503, within {READY_LIMIT:.0f} s",
+            f"first 503 at +{turned:.2f} s" if turned is not None else "never 503",
+        )
+    else:
+        report.line("  (no /readyz route in this build: that check is skipped)")
+
+
+def fault_exhaustion(report: Report, load: Load, server: Server, database_url: str, threads: int, seconds: float,
+                     hard_stop: float) -> None:  # fmt: skip
+    import psycopg
+
+    report.drill = "connection slots exhausted"
+    report.line(f"\nFault 7: every PostgreSQL connection slot ({MAX_CONNECTIONS}) taken by idle connections "
+                f"for {seconds:.0f} s, the server's own connections ended, then the slots freed")  # fmt: skip
+    phase = "exhaustion"
+    rngs = [random.Random(300 + i) for i in range(threads)]
+
+    def step(index: int, n: int) -> None:
+        if n % 3 == 0:
+            fresh_vote(load, phase, (LEFT, RIGHT)[rngs[index].randrange(2)], rngs[index])
+        elif n % 3 == 1:
+            load.record(read_sample(load.port, phase))
+        else:  # a read no cache holds: it needs the database
+            load.record(Sample(phase, "uncached", request(load.port, "GET", f"/api/v1/tools/{RIGHT}/?n={index}-{n}")))
+
+    fillers: list = []
+
+    def fill() -> None:
+        while True:
+            try:
+                fillers.append(psycopg.connect(database_url, autocommit=True, connect_timeout=3))
+            except psycopg.OperationalError:
+                return
+
+    log_before = server.log.stat().st_size
+    with clients(threads, step, 0.05, hard_stop):
+        time.sleep(2.0)
+        try:
+            fill()
+            if not fillers:
+                raise RuntimeError("could not open a single connection to fill the slots")
+            # The server's own connections would carry it through; end them and take their slots.
+            with contextlib.suppress(psycopg.OperationalError):
+                fillers[0].execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE backend_type = 'client backend' AND pid <> ALL(%s)",
+                    [[f.info.backend_pid for f in fillers]],
+                )
+            for _ in range(20):  # grab each slot the ended connections free
+                fill()
+                time.sleep(0.05)
+            exhausted = time.monotonic()
+            time.sleep(max(0.0, seconds - 1.0))
+        finally:
+            for filler in fillers:
+                filler.close()
+        freed = time.monotonic()
+        time.sleep(RECOVERY_LIMIT + 4.0)
+    log = server.log.read_bytes()[log_before:]
+    samples = [s for s in load.samples if s.phase == phase]
+    during = [s for s in samples if s.start >= exhausted and s.end <= freed]
+    report.line(f"  {len(fillers)} idle connections held the slots for {freed - exhausted:.1f} s")
+    report.line(f"  while exhausted: {codes(during)}  [{latencies(during)}]")
+    bad = [s for s in during if not (s.ok or (s.status == 503 and is_json(s.response)))]
+    report.promise(
+        bool(during) and not bad and max_seconds(during) < BLACK_HOLE_LIMIT,
+        f"while it lasts: every answer 2xx or JSON 503, within {BLACK_HOLE_LIMIT:.0f} s",
+        f"{len(during) - len(bad)}/{len(during)}, {sum(s.status == 503 for s in during)} 503s, "
+        f"max {max_seconds(during):.2f} s",
+    )
+    failures_after = [s for s in samples if s.start > freed and not s.ok]
+    last = max((s.end - freed for s in failures_after), default=0.0)
+    after = [s for s in samples if s.start > freed + RECOVERY_LIMIT]
+    report.promise(
+        bool(after) and last < RECOVERY_LIMIT and all(s.ok for s in after),
+        f"back to 100% success within {RECOVERY_LIMIT:.0f} s of the slots freeing",
+        f"last failure +{last:.2f} s" if failures_after else "no failure after freeing",
+    )
+    tracebacks = log.count(b"Traceback")
+    lines = log.count(b"\n")
+    report.line(f"  server log grew {len(log)} bytes, {lines} lines, {tracebacks} tracebacks:")
+    for line in log.decode(errors="replace").splitlines()[:8]:
+        report.line(f"    | {line[:160]}")
+    report.promise(
+        len(log) < LOG_GROWTH_LIMIT and tracebacks == 0,
+        f"the log grows by kilobytes (under {LOG_GROWTH_LIMIT // 1024} kB), no traceback per request",
+        f"{len(log) / 1024:.1f} kB, {tracebacks} tracebacks",
+    )
+
+
+def no_html_anywhere(report: Report, load: Load) -> None:
+    errors = [s for s in load.samples if s.status >= 400]
+    html = [s for s in errors if not is_json(s.response)]
+    report.promise(not html, "every error answer is JSON (no HTML page, no traceback)",
+                   f"{len(errors) - len(html)}/{len(errors)} JSON")  # fmt: skip
+    for sample in html[:3]:
+        report.line(f"    e.g. {sample.phase} {sample.kind} {sample.status}: {sample.response.body[:120]!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--voters", type=int, default=2000)
+    parser.add_argument("--voters", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--pg-seconds", type=float, default=20.0, help="length of the PostgreSQL fault's load")
     parser.add_argument("--pace", type=float, default=0.05, help="each client's pause between requests (s)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["restart", "redis-down", "lock", "pause", "black-hole", "exhaustion"],
+        help="run only these drills (default: all); the checks on the database afterwards always run",
+    )
+    parser.add_argument("--lock-seconds", type=float, default=60.0, help="how long the row lock is held")
+    parser.add_argument("--pause-seconds", type=float, default=15.0, help="how long Redis is paused")
+    parser.add_argument("--exhaust-seconds", type=float, default=20.0, help="how long the connection slots are taken")
     args = parser.parse_args()
     # A SIGTERM unwinds like Ctrl-C, so the private services are still torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -736,15 +1162,33 @@ def main() -> int:
             report.line(
                 f"Private PostgreSQL :{postgres.port} ({postgres.bin.parent.name}), Redis :{redis.port}, "
                 f"gunicorn :{server.port} with {args.workers} workers; {len(voters)} voters; "
-                f"{args.threads} client threads; set up in {time.monotonic() - began:.1f} s"
+                f"{args.threads} client threads; set up in {time.monotonic() - began:.1f} s; "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (latencies are only as good as that)"
             )
             load = Load(server.port, voters, tool_ids, args.threads, args.pace)
 
-            fault_postgres(report, load, postgres, args.pg_seconds, hard_stop)
-            fault_redis_down(report, load, redis, server.port, hard_stop)
-            fault_redis_back(report, load, redis, server.port, hard_stop)
+            drills = {
+                "restart": lambda: fault_postgres(report, load, postgres, args.pg_seconds, hard_stop),
+                "redis-down": lambda: (
+                    fault_redis_down(report, load, redis, server.port, hard_stop),
+                    fault_redis_back(report, load, redis, server.port, hard_stop),
+                ),
+                "lock": lambda: fault_row_lock(report, load, database_url, args.threads, args.lock_seconds, hard_stop),
+                "pause": lambda: fault_redis_pause(report, load, redis, args.threads, args.pause_seconds, hard_stop),
+                "black-hole": lambda: fault_black_hole(
+                    report, load, workdir, redis.url, args.workers, args.threads, hard_stop
+                ),
+                "exhaustion": lambda: fault_exhaustion(
+                    report, load, server, database_url, args.threads, args.exhaust_seconds, hard_stop
+                ),
+            }
+            for name, drill in drills.items():
+                if not args.only or name in args.only:
+                    drill()
 
+            report.drill = "throughout"
             report.line("\nThroughout")
+            no_html_anywhere(report, load)
             stale = stale_reads(load.samples)
             reads = [s for s in load.samples if s.kind == "read" and s.totals]
             report.promise(not stale, f"no read older than a vote acknowledged before it ({len(reads)} reads checked)")
@@ -765,7 +1209,15 @@ def main() -> int:
             f"\ngunicorn log: {logged_500s} logged 500s, "
             f"{log.count('WORKER TIMEOUT')} worker timeouts, {log.count('Booting worker')} worker boots"
         )
+        report.drill = "throughout"
+        timeouts = sum(
+            path.read_text(errors="replace").count("WORKER TIMEOUT") for path in workdir.glob("gunicorn*.log")
+        )
+        report.promise(timeouts == 0, "no gunicorn worker timeout (any server)", f"{timeouts}")
+        report.promise(logged_500s == 0, "no 500 logged", f"{logged_500s}")
+        report.table()
 
+    report.line(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     elapsed = time.monotonic() - began
     if report.broken:
         report.line(f"\nFAIL: {len(report.broken)} promise(s) broken, {report.kept} kept ({elapsed:.0f} s)")

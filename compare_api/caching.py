@@ -135,7 +135,10 @@ def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | 
             for key in missing:
                 cache.add(key, _new_token(), timeout=None)
             found = {**found, **cache.get_many(missing)}
-        return [found[key] for key in keys], found.get(doc_key)
+        tokens = [found.get(key) for key in keys]
+        if None in tokens:  # deleted in between by another process's restart (see _CacheBreaker): build it uncached
+            return None
+        return tokens, found.get(doc_key)
     except Exception as exc:
         breaker.failed(exc, "serving uncached")
         return None
