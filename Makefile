@@ -15,7 +15,7 @@ help:
 	@echo "make test   - run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make serve  - the production server (gunicorn) on http://127.0.0.1:8000"
 	@echo "make bench  - load and instruction benchmarks against PostgreSQL (see benchmarks/README.md)"
-	@echo "make faults - the fault drill: PostgreSQL restart and Redis outage under load"
+	@echo "make faults - the fault drills: PostgreSQL restart, Redis outage and pause, row lock, black-holed database, exhausted connection slots"
 	@echo "make lint   - ruff"
 	@echo "make schema - rewrite the committed OpenAPI schema (schema.yml) after an API change"
 

@@ -137,7 +137,7 @@ def _tool_lock(slug: str) -> Iterator[None]:
             raise
         _busy_tools.start(slug, settings.VOTE_BUSY_SECONDS)
         failures.report("database", error, f"votes on {slug} answered 503 for {settings.VOTE_BUSY_SECONDS} s")
-        raise ToolBusy(retry_after=settings.VOTE_BUSY_SECONDS) from error
+        raise ToolBusy(retry_after=max(1, settings.VOTE_BUSY_SECONDS)) from error
 
 
 def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult:
