@@ -71,7 +71,8 @@ class TestOnPostgreSQL:
     pytestmark = postgres
 
     def test_a_vote_on_a_locked_tool_gives_up_fast_and_the_next_ones_at_once(self, api, settings) -> None:
-        settings.VOTE_LOCK_TIMEOUT, settings.VOTE_BUSY_SECONDS = "300ms", 5
+        # A wait long enough to tell from a loaded machine's slowness.
+        settings.VOTE_LOCK_TIMEOUT, settings.VOTE_BUSY_SECONDS = "1500ms", 5
         ToolFactory(slug="alpha"), ToolFactory(slug="beta")
         voter = bearer(UserFactory())
         with held("SELECT 1 FROM tools_tool WHERE slug = 'alpha' FOR UPDATE"):
@@ -89,11 +90,14 @@ class TestOnPostgreSQL:
                 "detail": "Votes on this tool are waiting on another write; try again in a few seconds.",
                 "attr": None,
             }
-        assert 0.3 <= waited < 1.5
-        assert refused_in < 0.2  # no wait on the lock: answered from this process's cooldown
+        assert 1.5 <= waited < 4
+        assert refused_in < 1.0  # no wait on the lock: answered from this process's cooldown
         assert first["Retry-After"] == "5"
         assert 1 <= int(second["Retry-After"]) <= 5
         assert elsewhere.status_code == 201  # only that tool's votes are held up
+        with connection.cursor() as cursor:  # the vote's own lock_timeout ended with its statement
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            assert cursor.fetchone() == ("2s",)
 
     def test_a_write_that_waits_on_a_row_lock_is_a_503_after_the_lock_timeout(self, api) -> None:
         """Registering a name whose insert another transaction has not committed waits on the unique index."""
@@ -115,7 +119,7 @@ class TestOnPostgreSQL:
             "detail": "Another write holds a row this request needs; try again in a moment.",
             "attr": None,
         }
-        assert waited < 1.5
+        assert waited < 3
 
     def test_a_statement_over_the_statement_timeout_is_a_503(self, api) -> None:
         ToolFactory(slug="alpha")
@@ -134,7 +138,7 @@ class TestOnPostgreSQL:
             "detail": "The database took too long to answer; try again in a moment.",
             "attr": None,
         }
-        assert waited < 1.5
+        assert waited < 3
 
     def test_outside_the_api_too_a_timeout_is_the_json_503_not_an_html_page(self) -> None:
         client = Client(raise_request_exception=False)
