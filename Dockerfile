@@ -9,9 +9,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so code changes don't reinstall them.
+# Dependencies first, so code changes don't reinstall them. PyICU (the username
+# confusable check, votes/usernames.py) builds against the system's ICU: the compiler
+# is removed again, ICU stays.
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ pkg-config libicu-dev \
+    && pip install --no-cache-dir -r requirements.txt \
+    && apt-get purge -y --auto-remove g++ pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY . .
 

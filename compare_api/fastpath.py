@@ -16,12 +16,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle
 
 from compare_api import caching
 from compare_api.cache import RedisCache
 from compare_api.throttling import (
     RateLimit,
+    client_ident,
     parse_rate,
     queue_window_counts,
     record,
@@ -31,7 +31,6 @@ from compare_api.throttling import (
 )
 
 CACHED_PREFIXES = ("/api/v1/",)
-_ident = BaseThrottle()
 
 
 def _accepts_json(accept: str | None) -> bool:
@@ -66,7 +65,7 @@ class CachedReadMiddleware:
         limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES["anon"])
         now = time.time()
         window = int(now // period)
-        client = f"ip:{_ident.get_ident(request)}"
+        client = f"ip:{client_ident(request)}"
         counter = cache.make_and_validate_key(window_key("anon", client, window))
         names = caching.versions_for(request.path)
         keys = [cache.make_and_validate_key(caching.version_key(name)) for name in names]

@@ -40,7 +40,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "compare_api.admin_apps.StaffAdminConfig",  # django.contrib.admin, with two-factor login for staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "compare_api",
     "django_tasks",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tools",
     "reviews",
     "votes",
@@ -77,10 +80,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the admin's second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "compare_api.middleware.RateLimitHeadersMiddleware",
     "compare_api.middleware.DeprecationHeadersMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "compare_api.urls"
@@ -171,6 +177,40 @@ DB_BREAKER_SECONDS = env.float("DB_BREAKER_SECONDS", default=1.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes requires: refuses a locked-out admin login before any password is hashed.
+    "axes.backends.AxesStandaloneBackend",
+    # Django's model backend, accepting any case or Unicode spelling of a username.
+    "votes.backends.UsernameBackend",
+]
+
+# Staff log in to the admin with a password and a TOTP code (django-otp) when this is on;
+# `make run` (DEBUG=1) keeps the plain login for a local try-out. Devices: README, "Staff".
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="AI Tool Verdicts")
+
+# django-axes: the admin login only, per account (every spelling of a username is one) or per
+# client address (IPv6 by /64), AXES_FAILURE_LIMIT failures then AXES_COOLOFF_MINUTES refused.
+# The API's login keeps its own per-account limit in Redis (THROTTLE_LOGIN_ACCOUNT):
+# compare_api.admin_site.AdminOnlyAxesHandler keeps API attempts out of axes' counts.
+AXES_HANDLER = "compare_api.admin_site.AdminOnlyAxesHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Failures while locked out do not extend the lock-out: a slowing, not a way to lock staff out for good.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "votes.usernames.axes_username"
+AXES_CLIENT_IP_CALLABLE = "compare_api.throttling.client_ident"
+AXES_LOCKOUT_CALLABLE = "compare_api.admin_site.lockout_response"
+AXES_VERBOSE = False
+
+# Emailed links (password reset, ...) are built from this, never from the request's Host.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# A password reset link works once, for this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -216,6 +256,11 @@ REST_FRAMEWORK = {
         "votes": env.str("THROTTLE_VOTES", default="30/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        # Failed password checks per account, from any address (compare_api.throttling.attempt_count).
+        "login_account": env.str("THROTTLE_LOGIN_ACCOUNT", default="5/15min"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        # Reset emails per recipient address, whoever asks.
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="1/15min"),
         "newsletter": env.str("THROTTLE_NEWSLETTER", default="5/hour"),
     },
     # X-Forwarded-For is trusted only this many proxies deep; 0 trusts it not at all.

@@ -18,7 +18,10 @@ answers again (compare_api.caching.breaker) so a dead or stalled Redis costs no 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -38,9 +41,12 @@ if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLA
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
+logger = logging.getLogger(__name__)
 
-# As DRF reads rates: the period's first letter counts ("30/min", "30/minute", "1000/day").
+# As DRF reads rates: the period's first letter counts ("30/min", "30/minute", "1000/day"),
+# optionally after a number of periods ("5/15min": five per fifteen minutes).
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PERIOD = re.compile(r"([0-9]*)([smhd])[a-z]*")
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,34 @@ class RateLimitedCredential(Protocol):
 
 @functools.cache
 def parse_rate(rate: str) -> tuple[int, int]:
-    """'60/min' -> (60, 60); '1000/day' -> (1000, 86400)."""
+    """'60/min' -> (60, 60); '1000/day' -> (1000, 86400); '5/15min' -> (5, 900)."""
     count, _, period = rate.partition("/")
-    return int(count), PERIODS[period[0]]
+    match = _PERIOD.fullmatch(period)
+    if match is None:
+        raise ValueError(f"not a rate: {rate!r} (write e.g. '30/min' or '5/15min')")
+    return int(count), int(match[1] or 1) * PERIODS[match[2]]
+
+
+_PROXY_AWARE = BaseThrottle()  # stateless: only its get_ident is used
+
+
+def client_ident(request: HttpRequest) -> str:
+    """Who a per-client limit counts: the client's address, and for IPv6 its /64.
+
+    An IPv6 client is usually given a whole /64, so counting single addresses
+    would hand it 2**64 allowances. IPv4-mapped IPv6 addresses count as IPv4.
+    X-Forwarded-For is trusted as DRF's NUM_PROXIES says (BaseThrottle.get_ident).
+    """
+    raw = _PROXY_AWARE.get_ident(request)
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:  # not an address (a test client, a misconfigured proxy): count it as it is
+        return raw
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def record(request: HttpRequest, limit: RateLimit) -> None:
@@ -127,6 +158,9 @@ class WindowRateThrottle(BaseThrottle):
     """Counts each request against its limits, in fixed windows; all of them in one cache round trip."""
 
     cache_alias = "default"
+
+    def get_ident(self, request: Request) -> str:
+        return client_ident(request)
 
     def limits(self, request: Request, view: APIView | None) -> list[tuple[str, str]]:
         """The (scope, client) pairs this request counts against; an empty list exempts it."""
@@ -213,6 +247,66 @@ def count_failed_authentication(request: Request) -> None:
         raise Throttled(wait=throttle.wait())
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt counted against a budget of failures (see `attempt_count`)."""
+
+    key: str | None  # None: nothing was counted (no rate configured, or the cache unavailable)
+    cache_alias: str = "default"
+
+    def succeeded(self) -> None:
+        """Give the attempt back: only failures use up the budget."""
+        if self.key is None:
+            return
+        try:
+            caches[self.cache_alias].decr(self.key)
+        except Exception:  # expired meanwhile, or the cache is down: at worst one success counted as a failure
+            logger.warning("attempt %s not given back", self.key, exc_info=True)
+
+
+def attempt_count(*, scope: str, client: str) -> Attempt:
+    """Count an attempt (a password check) against `client`'s failure budget in `scope`.
+
+    The attempt is counted before it is made, so concurrent attempts cannot overrun the
+    budget (N at once against a budget of L: at most L are made); a successful one is
+    given back with `Attempt.succeeded()`. Past the budget this raises Throttled (429,
+    Retry-After: the seconds until the window ends) without the attempt being made,
+    whatever its outcome would have been. Fails open when the cache is unreachable.
+    """
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    if rate is None or not breaker.available():
+        return Attempt(key=None)
+    limit, period = parse_rate(rate)
+    now = time.time()
+    key = window_key(scope, client, int(now // period))
+    try:
+        (count,) = _increment(caches["default"], [key], period + 1)
+    except Exception as exc:  # the cache is down: check the password, don't limit
+        breaker.failed(exc, f"rate limit {scope} not enforced")
+        return Attempt(key=None)
+    if count > limit:
+        raise Throttled(wait=window_reset(now, period))
+    return Attempt(key=key)
+
+
+def once_per_window(*, scope: str, client: str) -> bool:
+    """Whether this is the first time in `scope`'s current window for `client` (mail limits).
+
+    Fails closed when the cache is unreachable: an email not sent can be asked for again,
+    an email sent cannot be taken back.
+    """
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    if rate is None:
+        return True
+    limit, period = parse_rate(rate)
+    try:
+        (count,) = _increment(caches["default"], [window_key(scope, client, int(time.time() // period))], period + 1)
+    except Exception:
+        logger.warning("%s not sent: cache unavailable to count it", scope, exc_info=True)
+        return False
+    return count <= limit
+
+
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -237,6 +331,13 @@ class LoginRateThrottle(TierRateThrottle):
     """The tier's limit, and logins per client IP."""
 
     scope = "login"
+    only_methods = WRITES
+
+
+class PasswordResetRateThrottle(TierRateThrottle):
+    """The tier's limit, and password reset requests per client IP (/64 for IPv6)."""
+
+    scope = "password_reset"
     only_methods = WRITES
 
 

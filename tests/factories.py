@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from reviews.models import Comparison, Review, Reviewer
 from tools.models import Category, PricingTier, Tool, Vendor, Verdict
+from votes import accounts
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -70,6 +71,13 @@ class ComparisonFactory(factory.django.DjangoModelFactory):
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
+        skip_postgeneration_save = True  # the hook below writes its own row, not the user's
 
     username = factory.Sequence(lambda n: f"voter{n}")
     password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def username_claim(self, create: bool, extracted: object, **kwargs: object) -> None:
+        # As registration does: the account's username forms are taken (votes.usernames).
+        if create:
+            accounts.username_claim(user=self)

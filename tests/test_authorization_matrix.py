@@ -20,6 +20,7 @@ from partners import usage
 from partners.models import PartnerKey
 from tests.factories import UserFactory
 from tests.helpers import bearer
+from votes.accounts import password_reset_token
 from votes.models import Subscriber
 from votes.services import CONFIRM_SALT, UNSUBSCRIBE_SALT, subscription_token, vote_cast
 
@@ -57,6 +58,22 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
         "partner": REFUSED,  # a partner key is not a voter account
         "staff": (405, 405, 200, 204, 405, 405, 405),
     },
+    # A voter's own account: any voter token (staff included), never a partner key.
+    "auth-logout-all": {
+        "anonymous": REFUSED,
+        "voter": (405, 405, 200, 204, 405, 405, 405),
+        "partner": REFUSED,
+        "staff": (405, 405, 200, 204, 405, 405, 405),
+    },
+    "auth-password": {
+        "anonymous": REFUSED,
+        "voter": (405, 405, 200, 204, 405, 405, 405),
+        "partner": REFUSED,
+        "staff": (405, 405, 200, 204, 405, 405, 405),
+    },
+    # Password reset ignores credentials: it is for those who cannot log in.
+    "auth-password-reset": (405, 405, 200, 202, 405, 405, 405),
+    "auth-password-reset-confirm": (200, 200, 200, 200, 405, 405, 405),
     # The path names the tool the voter voted on; staff have not voted on it and cannot see the voter's vote.
     "tool-vote": {
         "anonymous": REFUSED,
@@ -153,7 +170,12 @@ def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
         "reviewer-reviews": {"slug": "the-builder"},
         "comparison-detail": {"pair": "code-llama-4-vs-mistral-large-3"},
     }
-    queries = {"newsletter-confirm": f"?token={confirm}", "newsletter-unsubscribe": f"?token={unsubscribe}"}
+    reset = password_reset_token(user=voter)
+    queries = {
+        "newsletter-confirm": f"?token={confirm}",
+        "newsletter-unsubscribe": f"?token={unsubscribe}",
+        "auth-password-reset-confirm": f"?token={reset}",
+    }
     bodies = {
         "auth-register": {"username": "newcomer", "password": "a long passphrase 42"},
         "auth-token": {"username": voter.username, "password": "correct horse battery staple"},
@@ -161,6 +183,9 @@ def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
         "newsletter-subscriptions": {"email": "new.reader@example.com"},
         "newsletter-confirm": {"token": confirm},
         "newsletter-unsubscribe": {"token": unsubscribe},
+        "auth-password": {"old_password": "correct horse battery staple", "new_password": "a new long passphrase 9"},
+        "auth-password-reset": {"email": "ada@example.com"},
+        "auth-password-reset-confirm": {"token": reset, "new_password": "a new long passphrase 9"},
     }
     return {
         name: (reverse(name, kwargs=kwargs.get(name)) + queries.get(name, ""), bodies.get(name, {}))

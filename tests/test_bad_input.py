@@ -23,6 +23,10 @@ LOGOUT = "/api/v1/auth/logout/"
 SUBSCRIBE = "/api/v1/newsletter/subscriptions/"
 CONFIRM = "/api/v1/newsletter/confirm/"
 UNSUBSCRIBE = "/api/v1/newsletter/unsubscribe/"
+LOGOUT_ALL = "/api/v1/auth/logout-all/"
+PASSWORD_CHANGE = "/api/v1/auth/password/"
+PASSWORD_RESET = "/api/v1/auth/password-reset/"
+PASSWORD_RESET_CONFIRM = "/api/v1/auth/password-reset/confirm/"
 TOOLS = "/api/v1/tools/"
 PAIR = "code-llama-4-vs-mistral-large-3"
 PASSWORD = "a long passphrase 42"
@@ -59,6 +63,24 @@ NO_ROUTE = error("not_found", "No such resource.")  # the URL resolver: no route
 NOT_FOUND = error("not_found", "Not found.")  # a route matched, no published row did
 BAD_PAIR = error("not_found", "A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
 INVALID_PAGE = error("not_found", "Invalid page.")
+INVALID_PAGE_SIZE = error("not_found", "Invalid page size.")
+# Every paginated list, and characters that are digits to `str.isdigit` or `int` but not ASCII.
+PAGINATED = [
+    "/api/v1/categories/",
+    "/api/v1/vendors/",
+    "/api/v1/tools/",
+    "/api/v1/reviewers/",
+    "/api/v1/comparisons/",
+    "/api/v1/reviewers/the-builder/reviews/",
+]
+UNICODE_DIGITS = [
+    ("superscript-two", "%C2%B2"),  # ² : isdigit, int refuses
+    ("circled-one", "%E2%91%A0"),  # ① : isdigit, int refuses
+    ("superscript-one", "%C2%B9"),  # ¹
+    ("arabic-indic-one", "%D9%A1"),  # ١ : int reads 1
+    ("fullwidth-two", "%EF%BC%92"),  # ２ : int reads 2
+    ("mathematical-bold-one", "%F0%9D%9F%8F"),  # 𝟏 : int reads 1
+]
 NUL_QUERY = error("invalid_query", "The query string may not contain NUL bytes.")
 NO_CREDENTIALS = error("not_authenticated", "Authentication credentials were not provided.")
 BAD_TOKEN = error("authentication_failed", "Invalid token.")
@@ -71,6 +93,8 @@ REQUIRED = "This field is required."
 BAD_USERNAME = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 NUL_CHARS = "Null characters are not allowed."
 NESTED = parse_error("the document is nested too deeply.")
+AFTER_NFKC = "Ensure this field has no more than 150 characters (counted after Unicode normalisation)."
+LOOKS_TAKEN = "This username looks the same as an existing account's; choose another."
 
 
 def not_a_dict(kind: str) -> dict:
@@ -502,6 +526,100 @@ CATALOG = [
     case("post-schema", "POST", "/api/schema/", 405, not_allowed("POST")),
     case("post-docs", "POST", "/api/docs/", 405, not_allowed("POST")),
     case("delete-redoc", "DELETE", "/api/redoc/", 405, not_allowed("DELETE")),
+    # Numbers in query parameters are ASCII digits only: `str.isdigit` accepts these and `int`
+    # refuses some (once a 500) or reads others as numbers (Arabic-Indic one is 1).
+    *[
+        case(f"{param}-{name}-{path.strip('/').replace('/', '-')}", "GET", f"{path}?{param}={digit}", 404, expected)
+        for path in PAGINATED
+        for param, expected in (("page", INVALID_PAGE), ("page_size", INVALID_PAGE_SIZE))
+        for name, digit in UNICODE_DIGITS
+    ],
+    # Usernames are normalised (NFKC, case-folded) before they are measured or compared.
+    case(
+        "register-60-ligatures-are-180-characters",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "max_length", AFTER_NFKC)),
+        body=('{"username": "' + "\ufb03" * 60 + '", "password": "a long passphrase 42"}').encode(),
+    ),
+    case(
+        "register-fullwidth-look-alike",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "unique", "A user with that username already exists.")),
+        body='{"username": "ａｄａ", "password": "a long passphrase 42"}'.encode(),
+    ),
+    case(
+        "register-cyrillic-look-alike",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "confusable", LOOKS_TAKEN)),
+        body='{"username": "\u0430da", "password": "a long passphrase 42"}'.encode(),
+    ),
+    case(
+        "register-greek-look-alike",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "confusable", LOOKS_TAKEN)),
+        body='{"username": "\u0391da", "password": "a long passphrase 42"}'.encode(),
+    ),
+    case(
+        "register-mixed-script-look-alike",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("username", "confusable", LOOKS_TAKEN)),
+        body='{"username": "АDА", "password": "a long passphrase 42"}'.encode(),
+    ),
+    # Accounts: password reset and change.
+    case(
+        "password-reset-not-an-email",
+        "POST",
+        PASSWORD_RESET,
+        400,
+        invalid(("email", "invalid", "Enter a valid email address.")),
+        body=b'{"email": "ada"}',
+    ),
+    case(
+        "password-reset-confirm-forged-token",
+        "POST",
+        PASSWORD_RESET_CONFIRM,
+        400,
+        BAD_LINK,
+        body=b'{"token": "MQ.forged-token", "new_password": "a long passphrase 42"}',
+    ),
+    case(
+        "password-reset-confirm-without-token",
+        "GET",
+        PASSWORD_RESET_CONFIRM,
+        400,
+        invalid(("token", "null", "This field may not be null.")),
+    ),
+    case(
+        "password-reset-confirm-unicode-token", "GET", f"{PASSWORD_RESET_CONFIRM}?token=%C2%B2.%E2%91%A0", 400, BAD_LINK
+    ),
+    case("anonymous-logout-all", "POST", LOGOUT_ALL, 401, NO_CREDENTIALS),
+    case(
+        "anonymous-password-change",
+        "POST",
+        PASSWORD_CHANGE,
+        401,
+        NO_CREDENTIALS,
+        body=b'{"old_password": "x", "new_password": "a long passphrase 42"}',
+    ),
+    case(
+        "password-change-missing-fields",
+        "POST",
+        PASSWORD_CHANGE,
+        400,
+        invalid(("old_password", "required", REQUIRED), ("new_password", "required", REQUIRED)),
+        body=b"{}",
+        caller="voter",
+    ),
 ]
 
 

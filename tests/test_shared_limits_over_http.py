@@ -6,7 +6,7 @@ import time
 import pytest
 
 from compare_api import caching
-from tests.factories import ToolFactory
+from tests.factories import ToolFactory, UserFactory
 from tests.helpers import gunicorn_server, http, redis_server, requires_postgres, run_together
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -42,3 +42,20 @@ def test_reads_survive_redis_stopping_mid_run_and_caching_resumes() -> None:
     # While Redis is down nothing is rate-limited (fail open); once back, counting resumes.
     assert all("RateLimit-Limit" not in headers for _, headers in during[1:])
     assert "RateLimit-Limit" in after[-1][1]
+
+
+def test_the_per_account_login_limit_is_shared_by_every_worker() -> None:
+    """Twenty wrong passwords for one account at once, across four workers: exactly five are checked."""
+    UserFactory(username="Ada"), UserFactory(username="grace")
+    wrong = {"username": "ada", "password": "not the password"}
+    right = {"username": "ADA", "password": "correct horse battery staple"}
+    limits = {"THROTTLE_LOGIN": "1000/min", "THROTTLE_LOGIN_ACCOUNT": "5/15min"}
+    with redis_server() as redis, gunicorn_server(workers=4, REDIS_URL=redis.url, **limits) as base_url:
+        token = f"{base_url}/api/v1/auth/token/"
+        results = run_together([lambda: http("POST", token, wrong) for _ in range(20)])
+        after = http("POST", token, right)
+        other = http("POST", token, {"username": "grace", "password": "correct horse battery staple"})
+    statuses = sorted(status for status, _ in results)
+    assert (statuses.count(400), statuses.count(429)) == (5, 15)
+    assert after[0] == 429 and 1 <= int(after[1]["Retry-After"]) <= 900
+    assert other[0] == 200

@@ -51,3 +51,25 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class UsernameClaim(models.Model):
+    """The forms of an account's username that no other account may take (votes.usernames).
+
+    Both columns are unique, so the look-alike check on registration is one indexed
+    query and a race between two look-alike registrations ends in an IntegrityError,
+    not two accounts. Null only for accounts that already shared a form with an older
+    account when this table was created: those keep their exact username for logging in.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="username_claim"
+    )
+    # Null, not "": a unique column may hold many nulls but only one empty string.
+    canonical = models.TextField(unique=True, null=True, help_text="NFKC, case-folded.")  # noqa: DJ001
+    skeleton = models.TextField(  # noqa: DJ001
+        unique=True, null=True, help_text="Unicode TR39 confusable skeleton of `canonical`."
+    )
+
+    def __str__(self) -> str:
+        return self.canonical or f"(unclaimed: user {self.user_id})"

@@ -1,4 +1,4 @@
-from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -8,8 +8,11 @@ from rest_framework.fields import get_error_detail
 
 from compare_api.fields import TallySerializer
 from tools.models import Verdict
+from votes import accounts, usernames
 
 User = get_user_model()
+TAKEN = "A user with that username already exists."
+LOOKS_TAKEN = "This username looks the same as an existing account's; choose another."
 
 
 class RegisterSerializer(serializers.ModelSerializer):
@@ -24,10 +27,15 @@ class RegisterSerializer(serializers.ModelSerializer):
         fields = ["username", "email", "password"]
 
     def validate_username(self, value: str) -> str:
-        # Look-alike accounts ("Ada" beside "ada") are refused.
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.", code="unique")
-        return value
+        # Look-alike accounts are refused: "ADA" or fullwidth "ａｄａ" beside "Ada" (the same
+        # canonical form), and Cyrillic "аda" or Greek "Αda" (the same skeleton): votes.usernames.
+        stored = usernames.validate(value)
+        match usernames.conflict(stored):
+            case "unique":
+                raise serializers.ValidationError(TAKEN, code="unique")
+            case "confusable":
+                raise serializers.ValidationError(LOOKS_TAKEN, code="confusable")
+        return stored
 
     def validate(self, attrs: dict) -> dict:
         candidate = User(username=attrs["username"], email=attrs.get("email", ""))
@@ -41,27 +49,37 @@ class RegisterSerializer(serializers.ModelSerializer):
     def create(self, validated_data: dict) -> AbstractBaseUser:
         try:
             with transaction.atomic():
-                return User.objects.create_user(**validated_data)
-        except IntegrityError:  # lost a race for the username after the unique check passed
-            raise serializers.ValidationError(
-                {"username": [ErrorDetail("A user with that username already exists.", code="unique")]}
-            ) from None
+                user = User.objects.create_user(**validated_data)
+                accounts.username_claim(user=user)
+                return user
+        except IntegrityError:  # lost a race for the username (or a look-alike) after the check passed
+            raise serializers.ValidationError({"username": [ErrorDetail(TAKEN, code="unique")]}) from None
+
+
+def _password_field(**kwargs: object) -> serializers.CharField:
+    # The same bound everywhere a password is read, so none is accepted that could never be used.
+    return serializers.CharField(
+        max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs
+    )
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(
-        max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}
-    )
+    username = serializers.CharField(max_length=150, help_text="In any case or Unicode (NFKC) spelling.")
+    password = _password_field()
 
-    def validate(self, attrs: dict) -> dict:
-        user = authenticate(self.context["request"]._request, username=attrs["username"], password=attrs["password"])
-        if user is None:
-            # The same answer for an unknown user and a wrong password.
-            raise serializers.ValidationError(
-                "Unable to log in with the username and password given.", code="invalid_credentials"
-            )
-        return {**attrs, "user": user}
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = _password_field()
+    new_password = _password_field()
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, help_text="The account's email address (any case).")
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000, help_text="The token from the link in the email.")
+    new_password = _password_field()
 
 
 class TokenSerializer(serializers.Serializer):

@@ -1,5 +1,9 @@
+import hashlib
 from collections.abc import Callable
 
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -8,7 +12,8 @@ from drf_standardized_errors.openapi_serializers import ValidationErrorResponseS
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from knox.models import AuthToken
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
+from rest_framework.fields import get_error_detail
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,17 +22,23 @@ from rest_framework.views import APIView
 from compare_api.exceptions import DatabaseBusy
 from compare_api.stats import Tally
 from compare_api.throttling import (
+    Attempt,
     LoginRateThrottle,
     NewsletterRateThrottle,
+    PasswordResetRateThrottle,
     RegisterRateThrottle,
     VoteRateThrottle,
+    attempt_count,
 )
 from tools.models import Tool, Verdict
-from votes import services
+from votes import accounts, services, usernames
 from votes.auth import BearerTokenAuthentication
 from votes.models import Vote
 from votes.serializers import (
     DetailSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetRequestSerializer,
     RegisterSerializer,
     SubscriptionRequestSerializer,
     SubscriptionTokenSerializer,
@@ -61,6 +72,16 @@ class RegisterView(APIView):
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
 
+INVALID_CREDENTIALS = "Unable to log in with the username and password given."
+
+
+def _account_attempt(username: str) -> Attempt:
+    """Count a password check against the account's failure budget (the `login_account` rate),
+    from any address: every spelling of a username is one account (votes.usernames)."""
+    account = hashlib.sha256(usernames.canonical(username).encode()).hexdigest()[:32]
+    return attempt_count(scope="login_account", client=f"account:{account}")
+
+
 @extend_validation_errors(["invalid_credentials"], field_name="non_field_errors", methods=["post"])
 class TokenView(APIView):
     """Exchange a username and password for a bearer token."""
@@ -69,11 +90,26 @@ class TokenView(APIView):
     authentication_classes: list = []
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, operation_id="auth_token_create")
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer},
+        operation_id="auth_token_create",
+        summary="Log in",
+        description="The username may be typed in any case or Unicode spelling of the account's (`ADA` logs in "
+        "as `Ada`). Limited per client address (`THROTTLE_LOGIN`, IPv6 by /64) and per account from any "
+        "address: after `THROTTLE_LOGIN_ACCOUNT` failures (default 5 per 15 minutes) every attempt for that "
+        "account is a 429 with `Retry-After` until the window ends, even with the right password.",
+    )
     def post(self, request: Request) -> Response:
-        credentials = TokenRequestSerializer(data=request.data, context={"request": request})
+        credentials = TokenRequestSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
-        user = credentials.validated_data["user"]
+        username, password = credentials.validated_data["username"], credentials.validated_data["password"]
+        attempt = _account_attempt(username)
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            # The same answer for an unknown user and a wrong password.
+            raise ValidationError({"non_field_errors": [ErrorDetail(INVALID_CREDENTIALS, code="invalid_credentials")]})
+        attempt.succeeded()
         AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, token = AuthToken.objects.create(user=user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)
@@ -89,6 +125,141 @@ class LogoutView(APIView):
     def post(self, request: Request) -> Response:
         request.auth.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Revoke every token of the account, on every device, this one included."""
+
+    permission_classes = [IsAuthenticated]
+    authentication_classes = [BearerTokenAuthentication]
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        operation_id="auth_logout_all",
+        summary="Log out everywhere",
+        description="Revokes every bearer token of the account (this one too): every device must log in again.",
+    )
+    def post(self, request: Request) -> Response:
+        accounts.tokens_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _password_errors(field: str, password: str, user: AbstractBaseUser) -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as error:
+        raise ValidationError({field: get_error_detail(error)}) from None
+
+
+WRONG_PASSWORD = "Your old password was entered incorrectly."
+
+
+@extend_validation_errors(PASSWORD_CODES, field_name="new_password", methods=["post"])
+@extend_validation_errors(["invalid"], field_name="old_password", methods=["post"])
+class PasswordChangeView(APIView):
+    """Change the account's password (the old one proves it is you); every token is revoked."""
+
+    permission_classes = [IsAuthenticated]
+    authentication_classes = [BearerTokenAuthentication]
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={204: None},
+        operation_id="auth_password_change",
+        summary="Change password",
+        description="Checks `old_password`, validates `new_password` with the password validators, sets it and "
+        "revokes every bearer token of the account, the one this request used included: log in again with "
+        "the new password. Wrong old passwords count against the account's login limit "
+        "(`THROTTLE_LOGIN_ACCOUNT`): a stolen token cannot be used to guess the password either.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = PasswordChangeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = request.user
+        attempt = _account_attempt(user.get_username())
+        if not user.check_password(payload.validated_data["old_password"]):
+            raise ValidationError({"old_password": [ErrorDetail(WRONG_PASSWORD, code="invalid")]})
+        attempt.succeeded()
+        _password_errors("new_password", payload.validated_data["new_password"], user)
+        accounts.password_change(user=user, password=payload.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+RESET_ACCEPTED = "If an account has that address, a link to set a new password is on its way."
+
+
+class PasswordResetView(APIView):
+    """Ask for a link to set a new password. The answer is the same whether or not the address is known."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [PasswordResetRateThrottle]
+
+    @extend_schema(
+        request=PasswordResetRequestSerializer,
+        responses={202: DetailSerializer},
+        operation_id="auth_password_reset",
+        summary="Request a password reset email",
+        description="Emails the account at that address (any case) a link to "
+        "`<PUBLIC_BASE_URL>/api/v1/auth/password-reset/confirm/?token=...`, valid once and for "
+        "`PASSWORD_RESET_TIMEOUT` seconds (default one hour). Always 202 with the same body, known address "
+        "or not. At most one email per address per `THROTTLE_PASSWORD_RESET_EMAIL` (default 15 minutes); "
+        "requests are limited per client address (`THROTTLE_PASSWORD_RESET`).",
+    )
+    def post(self, request: Request) -> Response:
+        payload = PasswordResetRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        accounts.password_reset_request(email=payload.validated_data["email"])
+        return Response({"detail": RESET_ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+BAD_RESET_LINK = "This link is invalid or has expired."
+
+
+@extend_validation_errors(["invalid"], field_name="token", methods=["get", "post"])
+@extend_validation_errors(PASSWORD_CODES, field_name="new_password", methods=["post"])
+class PasswordResetConfirmView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [PasswordResetRateThrottle]
+
+    @extend_schema(
+        responses={200: DetailSerializer, 400: ValidationErrorResponseSerializer},
+        parameters=[OpenApiParameter("token", str, required=True, description="The token from the email's link.")],
+        operation_id="auth_password_reset_check",
+        summary="Check a password reset link",
+        description="What the emailed link answers when clicked: 200 while the token can still set a password "
+        "(then POST it here with `new_password`), else 400 on `token`. Changes nothing.",
+    )
+    def get(self, request: Request) -> Response:
+        payload = SubscriptionTokenSerializer(data={"token": request.query_params.get("token")})
+        payload.is_valid(raise_exception=True)
+        if not accounts.password_reset_check(token=payload.validated_data["token"]):
+            raise ValidationError({"token": [ErrorDetail(BAD_RESET_LINK, code="invalid")]})
+        return Response({"detail": "This link is valid: POST it here with `new_password` to set your password."})
+
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={200: DetailSerializer},
+        operation_id="auth_password_reset_confirm",
+        summary="Set a new password with a reset token",
+        description="Sets `new_password` (checked by the password validators) on the account the token was "
+        "emailed to and revokes every bearer token of that account. The token then stops working "
+        "(it is single-use), as it does after `PASSWORD_RESET_TIMEOUT` seconds.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = PasswordResetConfirmSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            done = accounts.password_reset_confirm(
+                token=payload.validated_data["token"], password=payload.validated_data["new_password"]
+            )
+        except DjangoValidationError as error:
+            raise ValidationError({"new_password": get_error_detail(error)}) from None
+        if not done:
+            raise ValidationError({"token": [ErrorDetail(BAD_RESET_LINK, code="invalid")]})
+        return Response({"detail": "Password changed. Log in with the new password."})
 
 
 TOOL_BUSY = "Votes on this tool are waiting on another write; try again in a few seconds."
