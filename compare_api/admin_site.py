@@ -5,6 +5,7 @@ settings.ADMIN_REQUIRE_2FA is on: staff then count as staff only once verified b
 their TOTP devices. The setting is read on every request, so one process can switch.
 """
 
+import ipaddress
 import math
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from compare_api.errors import error_body
+from compare_api.throttling import client_ident
 
 
 class StaffAdminSite(OTPAdminSite):
@@ -69,3 +71,13 @@ def lockout_response(
     response = JsonResponse(body, status=429)
     response["Retry-After"] = str(wait)
     return response
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address django-axes counts and stores (an inet column): as the API's limits count
+    it (compare_api.throttling.client_ident), an IPv6 client's /64 as the network's first address."""
+    ident = client_ident(request) or ""  # None: a request without an address (Client.force_login's)
+    try:
+        return str(ipaddress.ip_address(ident.removesuffix("/64")))
+    except ValueError:  # not an address (a misconfigured proxy's header): counted by account only
+        return None

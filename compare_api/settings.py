@@ -202,7 +202,7 @@ AXES_RESET_ON_SUCCESS = True
 # Failures while locked out do not extend the lock-out: a slowing, not a way to lock staff out for good.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_CALLABLE = "votes.usernames.axes_username"
-AXES_CLIENT_IP_CALLABLE = "compare_api.throttling.client_ident"
+AXES_CLIENT_IP_CALLABLE = "compare_api.admin_site.client_ip"
 AXES_LOCKOUT_CALLABLE = "compare_api.admin_site.lockout_response"
 AXES_VERBOSE = False
 

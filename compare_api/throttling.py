@@ -86,17 +86,17 @@ def parse_rate(rate: str) -> tuple[int, int]:
 _PROXY_AWARE = BaseThrottle()  # stateless: only its get_ident is used
 
 
-def client_ident(request: HttpRequest) -> str:
+def client_ident(request: HttpRequest) -> str | None:
     """Who a per-client limit counts: the client's address, and for IPv6 its /64.
 
     An IPv6 client is usually given a whole /64, so counting single addresses
     would hand it 2**64 allowances. IPv4-mapped IPv6 addresses count as IPv4.
     X-Forwarded-For is trusted as DRF's NUM_PROXIES says (BaseThrottle.get_ident).
     """
-    raw = _PROXY_AWARE.get_ident(request)
+    raw = _PROXY_AWARE.get_ident(request)  # None without REMOTE_ADDR
     try:
         address = ipaddress.ip_address(raw)
-    except ValueError:  # not an address (a test client, a misconfigured proxy): count it as it is
+    except ValueError:  # not an address (a misconfigured proxy, none at all): count it as it is
         return raw
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
@@ -159,7 +159,7 @@ class WindowRateThrottle(BaseThrottle):
 
     cache_alias = "default"
 
-    def get_ident(self, request: Request) -> str:
+    def get_ident(self, request: Request) -> str | None:
         return client_ident(request)
 
     def limits(self, request: Request, view: APIView | None) -> list[tuple[str, str]]:

@@ -141,6 +141,12 @@ class TestLockout:
         assert log_in(client, "boss", address="198.51.100.7").status_code == 429
         assert log_in(client, "boss", address="198.51.100.8").status_code == 302
 
+    def test_ipv6_addresses_in_one_64_are_one_client(self, client: Client, boss: User) -> None:
+        for n in range(5):
+            log_in(client, f"guess{n}", "wrong", address=f"2001:db8:5:6::{n + 1:x}")
+        assert log_in(client, "boss", address="2001:db8:5:6:ffff::1").status_code == 429
+        assert log_in(client, "boss", address="2001:db8:5:7::1").status_code == 302
+
     def test_another_account_still_logs_in(self, client: Client, boss: User) -> None:
         User.objects.create_superuser("clerk", "clerk@example.com", PASSWORD)
         for n in range(6):
