@@ -6,6 +6,7 @@ import importlib
 import pytest
 from django.apps import apps as global_apps
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -181,3 +182,20 @@ def test_the_migration_claims_existing_accounts_oldest_first() -> None:
         cyrillic.pk: ("аda", None),  # its own canonical form, Ada's skeleton
         grace.pk: ("grace", "grace"),
     }
+
+
+def test_claim_usernames_covers_accounts_made_outside_registration(capsys) -> None:
+    UserFactory(username="Ada")
+    staff = User.objects.create_superuser("boss", "boss@example.com", "x")  # as createsuperuser does
+    clash = User.objects.create(username="аda")  # Cyrillic а: Ada's look-alike, made by a script
+    call_command("claim_usernames")
+    assert UsernameClaim.objects.get(user=staff).skeleton == "boss"
+    assert (UsernameClaim.objects.get(user=clash).canonical, UsernameClaim.objects.get(user=clash).skeleton) == (
+        None,
+        None,
+    )
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "1 claimed, 1 left unclaimed\n",
+        "'аda' looks like an existing account: rename it in the admin\n",
+    )
