@@ -25,6 +25,13 @@ def isolated_cache(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def plain_admin_login(settings) -> None:
+    """Admin tests log staff in with force_login; the two-factor login (on by default when DEBUG is
+    off, as in `make test`) has its own tests, which turn it on (tests/test_admin_login.py)."""
+    settings.ADMIN_REQUIRE_2FA = False
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     """Hashing passwords properly is slow by design; tests create hundreds of voters."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

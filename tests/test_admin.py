@@ -115,12 +115,6 @@ def populate(label: str, count: int, cast_votes: CastVotes) -> None:
 READ_ONLY = {"votes.vote", "axes.accessattempt", "axes.accessfailurelog", "axes.accesslog"}
 
 
-@pytest.fixture(autouse=True)
-def plain_admin_login(settings) -> None:
-    """These tests are about the pages; the two-factor login has its own (tests/test_admin_login.py)."""
-    settings.ADMIN_REQUIRE_2FA = False
-
-
 @pytest.fixture
 def staff(client: Client, django_user_model) -> Client:
     client.force_login(django_user_model.objects.create_superuser("admin", "admin@example.com", "not-a-secret"))

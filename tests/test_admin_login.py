@@ -2,11 +2,15 @@
 limits per account and per client address that leave other accounts and the API alone."""
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
@@ -94,6 +98,22 @@ class TestTwoFactor:
         UserFactory(username="ada")
         with pytest.raises(Exception, match="not staff"):
             call_command("enrol_totp", "ada")
+
+
+@pytest.mark.parametrize(("debug", "required"), [("0", "True"), ("1", "False")])
+def test_two_factor_is_required_unless_debug(debug: str, required: str) -> None:
+    env = {**os.environ, "DEBUG": debug, "SECRET_KEY": "test-only-not-secret"}
+    env.pop("ADMIN_REQUIRE_2FA", None)
+    script = "import django; django.setup(); from django.conf import settings; print(settings.ADMIN_REQUIRE_2FA)"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DJANGO_SETTINGS_MODULE": "compare_api.settings"},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == required
 
 
 class TestPlainLoginWhenOff:

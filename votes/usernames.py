@@ -79,5 +79,5 @@ def conflict(username: str, *, exclude_user_id: int | None = None) -> str | None
 def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:
     """The admin login's username as django-axes counts it: every spelling of one name is one
     account (AccessAttempt.username holds 255 characters; case folding can lengthen a name)."""
-    username = (credentials or {}).get("username", request.POST.get("username"))
+    username = credentials.get("username") if credentials else request.POST.get("username")
     return canonical(username)[:255] if isinstance(username, str) else None
