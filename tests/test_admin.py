@@ -112,7 +112,7 @@ def populate(label: str, count: int, cast_votes: CastVotes) -> None:
 
 
 # Models staff only read: their rows are written by the system, never by hand.
-READ_ONLY = {"votes.vote", "axes.accessattempt", "axes.accessfailurelog", "axes.accesslog"}
+READ_ONLY = {"votes.vote", TASK_RESULT, "axes.accessattempt", "axes.accessfailurelog", "axes.accesslog"}
 
 
 @pytest.fixture
