@@ -5,6 +5,7 @@ lists them. Without any, the project runs against a SQLite file in the project
 directory, which is what `make run` and `make test` use.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -174,6 +175,10 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "newsletter": env.str("THROTTLE_NEWSLETTER", default="5/hour"),
+        # Requests for a new verification link, per account and per client IP (the mail
+        # itself is further held to one a day per address: votes.services).
+        "verify_resend": env.str("THROTTLE_VERIFY_RESEND", default="3/hour"),
+        "verify_resend_ip": env.str("THROTTLE_VERIFY_RESEND_IP", default="10/hour"),
     },
     # X-Forwarded-For is trusted only this many proxies deep; 0 trusts it not at all.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -293,6 +298,16 @@ TASKS_IN_PROCESS_WORKER = env.bool("TASKS_IN_PROCESS_WORKER", default=False)
 # A task still RUNNING this long after it started belongs to a worker that died
 # (SIGKILL, OOM, a lost machine): a starting worker puts it back in the queue.
 TASKS_STALE_AFTER = timedelta(seconds=env.int("TASKS_STALE_AFTER_SECONDS", default=900))
+
+# Where the site is reached from outside: every link in every email is built from
+# it, never from a request's Host (which the client chooses). Required in production.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+if not PUBLIC_BASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set PUBLIC_BASE_URL, e.g. https://verdicts.example (only DEBUG=1 has a default).")
+    PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be an http(s) URL with a host, e.g. https://verdicts.example")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
