@@ -153,9 +153,12 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
 # voter services flip every vote of the voter while holding that row).
 # Both locked rows are read as locked, not as the statement's snapshot saw them:
 # the snapshot may predate the lock, and PostgreSQL checks constraints (counts >= 0)
-# on the snapshot's row before it moves to the latest one; the voter's row is
-# locked FOR SHARE (not KEY SHARE, which would let a verification's UPDATE pass
-# and hand back the row as it was before it). An account without a Voter row
+# on the snapshot's row before it moves to the latest one. The voter's row is
+# locked FOR SHARE, which waits for any UPDATE of it (KEY SHARE would wait only for
+# the services' explicit FOR UPDATE, and let a plain UPDATE of the row pass). Two
+# votes of one voter share the lock; only a change of standing waits, and is
+# waited for. Tested with real threads in tests/votes/test_standing_concurrency.py
+# (without the lock, all of them fail). An account without a Voter row
 # (staff made by createsuperuser) votes uncounted, with no voter lock to take.
 # `commit_mode` sets synchronous_commit for this statement's own transaction
 # (settings.VOTE_SYNCHRONOUS_COMMIT; see the README on durability).
