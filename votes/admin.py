@@ -95,7 +95,7 @@ class VoteAdmin(admin.ModelAdmin):
 
     @admin.action(description="Remove the selected votes (counters corrected)", permissions=["delete"])
     def remove_votes(self, request: HttpRequest, queryset: QuerySet[Vote]) -> None:
-        removed = votes_remove(votes=list(queryset.only("id", "tool_id")))
+        removed = votes_remove(votes=list(queryset.select_related(None).only("id", "tool_id")))
         self.message_user(request, f"Removed {removed} votes; the tools' community counters are corrected.")
 
     @admin.action(
