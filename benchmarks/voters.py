@@ -2,9 +2,9 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 from knox.crypto import create_token_string, hash_token
 from knox.models import AuthToken
-from django.utils import timezone
 from knox.settings import CONSTANTS
 
 from votes.emails import normalise_address
