@@ -53,7 +53,15 @@ class RegisterView(APIView):
     authentication_classes: list = []
     throttle_classes = [RegisterRateThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer}, operation_id="auth_register")
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={201: RegisterSerializer},
+        operation_id="auth_register",
+        summary="Register a voter account",
+        description="One account per email address (compared case-folded, ignoring a `+tag`); addresses at "
+        "disposable-mail domains are refused. A verification link is emailed; the account's votes are kept "
+        "from the start but count in the community tallies only once it is followed.",
+    )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -229,28 +237,32 @@ class UnsubscribeView(_EmailLinkView):
     done = "Unsubscribed. You will get no more email from us."
 
 
-@extend_schema(
-    responses=_link_responses,
-    parameters=[_token_param],
-    methods=["GET"],
-    operation_id="auth_verify_retrieve",
-    summary="Verify an email address (the emailed link)",
-    description="The link in the verification email. Valid for 48 hours; from then on the account's votes, "
-    "past and future, count in the community tallies. Using the link again changes nothing.",
-)
-@extend_schema(
-    request=VerificationTokenSerializer,
-    responses={200: DetailSerializer},
-    methods=["POST"],
-    operation_id="auth_verify_create",
-    summary="Verify an email address (token in the body)",
-    description="The same as following the emailed link, for a frontend that takes the token from it.",
-)
 @extend_validation_errors(["invalid"], field_name="token", methods=["post"])
 class VerifyEmailView(_EmailLinkView):
     token_serializer = VerificationTokenSerializer
     apply_token = staticmethod(services.voter_verify)
     done = "Email address verified: your votes count."
+
+    @extend_schema(
+        responses=_link_responses,
+        parameters=[_token_param],
+        operation_id="auth_verify_retrieve",
+        summary="Verify an email address (the emailed link)",
+        description="The link in the verification email. Valid for 48 hours; from then on the account's votes, "
+        "past and future, count in the community tallies. Using the link again changes nothing.",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @extend_schema(
+        request=VerificationTokenSerializer,
+        responses={200: DetailSerializer},
+        operation_id="auth_verify_create",
+        summary="Verify an email address (token in the body)",
+        description="The same as following the emailed link, for a frontend that takes the token from it.",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
 
 
 RESENT = "If your address may receive another email now, a new verification link is on its way."
