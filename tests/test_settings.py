@@ -15,6 +15,7 @@ PROBE = (
 
 def _settings(**env: str) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG"}}
+    clean.setdefault("PUBLIC_BASE_URL", "http://testserver")
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
     )
@@ -71,3 +72,20 @@ def test_the_vote_commit_mode_defaults_to_off_and_must_be_a_postgresql_value() -
     refused = run(VOTE_SYNCHRONOUS_COMMIT="sometimes")
     assert refused.returncode != 0
     assert "VOTE_SYNCHRONOUS_COMMIT must be" in refused.stderr
+
+
+def test_public_base_url_is_required_in_production_and_must_be_an_http_url() -> None:
+    probe = "from compare_api import settings as s; print(s.PUBLIC_BASE_URL)"
+    clean = {key: value for key, value in os.environ.items() if key not in {"PUBLIC_BASE_URL", "DEBUG"}}
+    run = lambda **env: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", probe], cwd=ROOT, env={**clean, "SECRET_KEY": "x", **env}, capture_output=True, text=True
+    )
+    missing = run()
+    assert missing.returncode != 0
+    assert "Set PUBLIC_BASE_URL" in missing.stderr
+    assert run(DEBUG="1").stdout.strip() == "http://127.0.0.1:8000"
+    assert run(PUBLIC_BASE_URL="https://verdicts.example/").stdout.strip() == "https://verdicts.example"
+    for bad in ("verdicts.example", "javascript:alert(1)", "https://", "https://a b.example"):
+        refused = run(PUBLIC_BASE_URL=bad)
+        assert refused.returncode != 0, bad
+        assert "PUBLIC_BASE_URL must be an http(s) URL" in refused.stderr
