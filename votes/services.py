@@ -150,7 +150,8 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
 # an updated row was the other verdict before, so it also takes one from that; no
 # row returned is a repeat. The counters move only for a counted vote: a new vote
 # takes `counted` from the voter's row; an existing one already equals it (the
-# voter services flip every vote of the voter while holding that row).
+# voter services flip every vote of the voter while holding that row), which is
+# also why the answer's `counted` is the voter's, read under the lock.
 # Both locked rows are read as locked, not as the statement's snapshot saw them:
 # the snapshot may predate the lock, and PostgreSQL checks constraints (counts >= 0)
 # on the snapshot's row before it moves to the latest one. The voter's row is
@@ -189,7 +190,7 @@ WITH commit_mode AS (
 SELECT tool.id, cast_vote.id, cast_vote.created, cast_vote.created_at, cast_vote.updated_at,
     COALESCE(counters.community_ship_count, tool.community_ship_count),
     COALESCE(counters.community_skip_count, tool.community_skip_count),
-    COALESCE(cast_vote.counted, earlier.counted), earlier.id, earlier.created_at, earlier.updated_at
+    tool.counts, earlier.id, earlier.created_at, earlier.updated_at
 FROM tool
 CROSS JOIN commit_mode
 LEFT JOIN cast_vote ON true
