@@ -46,6 +46,7 @@ PASSWORD_CODES = [
 
 
 @extend_validation_errors(PASSWORD_CODES, field_name="password", methods=["post"])
+@extend_validation_errors(["unique", "disposable"], field_name="email", methods=["post"])
 class RegisterView(APIView):
     """Create a voter account. Passwords are checked by Django's password validators."""
 
