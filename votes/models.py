@@ -17,8 +17,9 @@ class Vote(models.Model):
     tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="votes", db_index=False)
     verdict = models.CharField(max_length=4, choices=Verdict.choices)
     # Whether the tool's counters include this vote: its voter's Voter.votes_count at
-    # cast time, flipped with the counters whenever that changes (votes.services).
-    counted = models.BooleanField(default=False)
+    # cast time, flipped with the counters whenever that changes (votes.services). A row
+    # inserted by hand without the column (SQL scripts, drills) starts uncounted.
+    counted = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
