@@ -21,9 +21,9 @@ RUN apt-get update \
 
 COPY . .
 
-# Settings refuse to load without SECRET_KEY (unless DEBUG=1). This throwaway
-# key exists only for this one RUN step and never reaches the final image's env.
-RUN SECRET_KEY=collectstatic-build-only-not-secret DEBUG=0 \
+# Settings refuse to load without SECRET_KEY and PUBLIC_BASE_URL (unless DEBUG=1).
+# These throwaway values exist only for this one RUN step and never reach the final image's env.
+RUN SECRET_KEY=collectstatic-build-only-not-secret DEBUG=0 PUBLIC_BASE_URL=http://build.invalid \
     python manage.py collectstatic --noinput --verbosity 0
 
 # The code stays owned by root: the app user can read it, not change it.

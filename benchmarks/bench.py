@@ -137,7 +137,11 @@ def setup_django(server_url: str) -> str:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = server_url + name
     os.environ.update(
-        DATABASE_URL=url, DJANGO_SETTINGS_MODULE="benchmarks.settings", SECRET_KEY="benchmark-only", DEBUG="0"
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="benchmarks.settings",
+        SECRET_KEY="benchmark-only",
+        DEBUG="0",
+        PUBLIC_BASE_URL="http://127.0.0.1",
     )
     import django
 

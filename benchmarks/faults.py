@@ -488,6 +488,7 @@ def prepare(database_url: str, redis_url: str, voters: int) -> tuple[list[Voter]
         DJANGO_SETTINGS_MODULE="compare_api.settings",
         SECRET_KEY="faults-only-not-secret",
         DEBUG="0",
+        PUBLIC_BASE_URL="http://127.0.0.1",
     )
     import django
 
@@ -516,6 +517,7 @@ def server_env(database_url: str, redis_url: str, workers: int) -> dict[str, str
         "REDIS_URL": redis_url,
         "SECRET_KEY": "faults-only-not-secret",
         "DEBUG": "0",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
         "WEB_CONCURRENCY": str(workers),
         "THROTTLE_ANON": "1000000/min",
         "THROTTLE_VOTER": "1000000/min",

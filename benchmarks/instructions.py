@@ -79,6 +79,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         "SECRET_KEY": "benchmark-only",
         "DEBUG": "0",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
         "REDIS_URL": "",  # local memory: no sockets in the counted path
         **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "VOTER", "VOTES")},
         "PYTHONPATH": str(ROOT),

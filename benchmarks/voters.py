@@ -2,16 +2,30 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 from knox.crypto import create_token_string, hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
+from votes.emails import normalise_address
+from votes.models import Voter
+
 
 def voters_with_tokens(*, prefix: str, count: int) -> list[tuple[AbstractBaseUser, str]]:
-    """`count` new accounts named `<prefix>-<n>` (no usable password), each with a token that never expires."""
+    """`count` new accounts named `<prefix>-<n>` (no usable password), each with a token that never
+    expires and a verified address, so their votes count as a real voter's do."""
     User = get_user_model()
     users = User.objects.bulk_create(
-        [User(username=f"{prefix}-{i}", password="!") for i in range(count)], batch_size=5000
+        [User(username=f"{prefix}-{i}", email=f"{prefix}-{i}@bench.invalid", password="!") for i in range(count)],
+        batch_size=5000,
+    )
+    now = timezone.now()
+    Voter.objects.bulk_create(
+        [
+            Voter(user=user, email_normalised=normalise_address(user.email), email_verified_at=now, votes_count=True)
+            for user in users
+        ],
+        batch_size=5000,
     )
     tokens = [create_token_string() for _ in users]
     AuthToken.objects.bulk_create(

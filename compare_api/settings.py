@@ -206,8 +206,6 @@ AXES_CLIENT_IP_CALLABLE = "compare_api.admin_site.client_ip"
 AXES_LOCKOUT_CALLABLE = "compare_api.admin_site.lockout_response"
 AXES_VERBOSE = False
 
-# Emailed links (password reset, ...) are built from this, never from the request's Host.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # A password reset link works once, for this many seconds.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
@@ -262,6 +260,10 @@ REST_FRAMEWORK = {
         # Reset emails per recipient address, whoever asks.
         "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="1/15min"),
         "newsletter": env.str("THROTTLE_NEWSLETTER", default="5/hour"),
+        # Requests for a new verification link, per account and per client IP (the mail
+        # itself is further held to one a day per address: votes.services).
+        "verify_resend": env.str("THROTTLE_VERIFY_RESEND", default="3/hour"),
+        "verify_resend_ip": env.str("THROTTLE_VERIFY_RESEND_IP", default="10/hour"),
     },
     # X-Forwarded-For is trusted only this many proxies deep; 0 trusts it not at all.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -387,6 +389,16 @@ TASKS_IN_PROCESS_WORKER = env.bool("TASKS_IN_PROCESS_WORKER", default=False)
 # A task still RUNNING this long after it started belongs to a worker that died
 # (SIGKILL, OOM, a lost machine): a starting worker puts it back in the queue.
 TASKS_STALE_AFTER = timedelta(seconds=env.int("TASKS_STALE_AFTER_SECONDS", default=900))
+
+# Where the site is reached from outside: every link in every email is built from
+# it, never from a request's Host (which the client chooses). Required in production.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+if not PUBLIC_BASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set PUBLIC_BASE_URL, e.g. https://verdicts.example (only DEBUG=1 has a default).")
+    PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be an http(s) URL with a host, e.g. https://verdicts.example")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))

@@ -346,3 +346,15 @@ class NewsletterRateThrottle(TierRateThrottle):
 
     scope = "newsletter"
     only_methods = WRITES
+
+
+class VerifyResendRateThrottle(TierRateThrottle):
+    """The tier's limit, and requests for a new verification link per voter account and per client IP."""
+
+    def limits(self, request: Request, view: APIView | None) -> list[tuple[str, str]]:
+        limits = [self._tier(request)]
+        if request.method in WRITES:
+            if request.user.is_authenticated:
+                limits.append(("verify_resend", f"user:{request.user.pk}"))
+            limits.append(("verify_resend_ip", f"ip:{self.get_ident(request)}"))
+        return limits

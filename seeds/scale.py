@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from reviews.models import Review, Reviewer
 from reviews.services import panel_recount
 from tools.models import Category, PricingTier, Tool, Vendor, Verdict
-from votes.models import Vote
+from votes.models import Vote, Voter
 
 PREFIX = "scale"
 
@@ -122,6 +122,9 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
         "email",
     ]
     _rows_copy(User, user_columns, user_rows, progress)
+    # Verified voters (no address needed for that here): their votes count.
+    voter_rows = ((first_user + i, now, True) for i in range(size.voters))
+    _rows_copy(Voter, ["user_id", "email_verified_at", "votes_count"], voter_rows, progress)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -153,10 +156,10 @@ def scale_votes(*, size: ScaleSize, progress: Callable[[int], None], seed: int =
     def vote_rows() -> Iterator[tuple]:
         for voter in voters:
             for tool_id in seed_tools + rng.sample(scale_tools, size.votes_per_voter - len(seed_tools)):
-                yield voter, tool_id, Verdict.SHIP if rng.random() < odds[tool_id] else Verdict.SKIP, now, now
+                yield voter, tool_id, Verdict.SHIP if rng.random() < odds[tool_id] else Verdict.SKIP, True, now, now
 
-    _rows_copy(Vote, ["voter_id", "tool_id", "verdict", "created_at", "updated_at"], vote_rows(), progress)
-    recount = Vote.objects.filter(tool=OuterRef("pk")).order_by().values("tool")
+    _rows_copy(Vote, ["voter_id", "tool_id", "verdict", "counted", "created_at", "updated_at"], vote_rows(), progress)
+    recount = Vote.objects.filter(tool=OuterRef("pk"), counted=True).order_by().values("tool")
     Tool.objects.update(
         community_ship_count=Coalesce(
             Subquery(recount.annotate(n=Count("id", filter=Q(verdict="ship"))).values("n")), 0

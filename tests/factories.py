@@ -1,9 +1,12 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from reviews.models import Comparison, Review, Reviewer
 from tools.models import Category, PricingTier, Tool, Vendor, Verdict
 from votes import accounts
+from votes.emails import normalise_address
+from votes.models import Voter
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -69,11 +72,15 @@ class ComparisonFactory(factory.django.DjangoModelFactory):
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A voter account as registration makes it, with its address already verified so its
+    votes count; `UserFactory(verified=False)` for one whose votes do not."""
+
     class Meta:
         model = get_user_model()
-        skip_postgeneration_save = True  # the hook below writes its own row, not the user's
+        skip_postgeneration_save = True  # the hooks below write their own rows, not the user's
 
     username = factory.Sequence(lambda n: f"voter{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.django.Password("correct horse battery staple")
 
     @factory.post_generation
@@ -81,3 +88,15 @@ class UserFactory(factory.django.DjangoModelFactory):
         # As registration does: the account's username forms are taken (votes.usernames).
         if create:
             accounts.username_claim(user=self)
+
+    @factory.post_generation
+    def verified(user, create: bool, extracted: bool | None, **kwargs) -> None:
+        if not create:
+            return
+        verified = extracted is not False
+        Voter.objects.create(
+            user=user,
+            email_normalised=normalise_address(user.email) if user.email else None,
+            email_verified_at=timezone.now() if verified else None,
+            votes_count=verified and user.is_active,
+        )

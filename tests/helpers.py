@@ -79,6 +79,7 @@ def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
         "DATABASE_URL": database_url(),
         "SECRET_KEY": "test-only-not-secret",
         "DEBUG": "0",
+        "PUBLIC_BASE_URL": "http://testserver",
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_ACCESSLOG": "",

@@ -57,7 +57,7 @@ CHANGELIST_QUERIES = {
     "tools.tool": 7,
     "tools.vendor": 5,
     "votes.subscriber": 7,
-    "votes.vote": 8,
+    "votes.vote": 9,  # and the tools that have votes, for the per-tool filter
 }
 
 

@@ -22,7 +22,7 @@ from tests.factories import UserFactory
 from tests.helpers import bearer
 from votes.accounts import password_reset_token
 from votes.models import Subscriber
-from votes.services import CONFIRM_SALT, UNSUBSCRIBE_SALT, subscription_token, vote_cast
+from votes.services import CONFIRM_SALT, UNSUBSCRIBE_SALT, subscription_token, verification_token, vote_cast
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +74,14 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     # Password reset ignores credentials: it is for those who cannot log in.
     "auth-password-reset": (405, 405, 200, 202, 405, 405, 405),
     "auth-password-reset-confirm": (200, 200, 200, 200, 405, 405, 405),
+    # The voter and staff are verified already: a link for the voter's address is a 200 that changes nothing.
+    "auth-verify": (200, 200, 200, 200, 405, 405, 405),
+    "auth-verify-resend": {
+        "anonymous": REFUSED,
+        "voter": (405, 405, 200, 400, 405, 405, 405),  # 400: already verified
+        "partner": REFUSED,
+        "staff": (405, 405, 200, 400, 405, 405, 405),
+    },
     # The path names the tool the voter voted on; staff have not voted on it and cannot see the voter's vote.
     "tool-vote": {
         "anonymous": REFUSED,
@@ -171,13 +179,16 @@ def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
         "comparison-detail": {"pair": "code-llama-4-vs-mistral-large-3"},
     }
     reset = password_reset_token(user=voter)
+    verify = verification_token(voter=voter.voter)
     queries = {
         "newsletter-confirm": f"?token={confirm}",
         "newsletter-unsubscribe": f"?token={unsubscribe}",
         "auth-password-reset-confirm": f"?token={reset}",
+        "auth-verify": f"?token={verify}",
     }
     bodies = {
-        "auth-register": {"username": "newcomer", "password": "a long passphrase 42"},
+        "auth-register": {"username": "newcomer", "email": "newcomer@example.com", "password": "a long passphrase 42"},
+        "auth-verify": {"token": verify},
         "auth-token": {"username": voter.username, "password": "correct horse battery staple"},
         "tool-vote": {"verdict": "skip"},
         "newsletter-subscriptions": {"email": "new.reader@example.com"},

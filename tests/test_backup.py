@@ -164,6 +164,7 @@ def test_pg_dump_and_pg_restore_round_trip(tmp_path: Path) -> None:
                 **os.environ,
                 "DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{restored}",
                 "SECRET_KEY": "test-only-not-secret",
+                "PUBLIC_BASE_URL": "http://testserver",
                 "REDIS_URL": "",
             },
             capture_output=True,

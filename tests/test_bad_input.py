@@ -20,6 +20,8 @@ VOTE = "/api/v1/tools/code-llama-4/vote/"
 REGISTER = "/api/v1/auth/register/"
 TOKEN = "/api/v1/auth/token/"
 LOGOUT = "/api/v1/auth/logout/"
+VERIFY = "/api/v1/auth/verify/"
+RESEND = "/api/v1/auth/verify/resend/"
 SUBSCRIBE = "/api/v1/newsletter/subscriptions/"
 CONFIRM = "/api/v1/newsletter/confirm/"
 UNSUBSCRIBE = "/api/v1/newsletter/unsubscribe/"
@@ -241,8 +243,113 @@ CATALOG = [
         "POST",
         REGISTER,
         400,
-        invalid(("username", "required", REQUIRED), ("password", "required", REQUIRED)),
+        invalid(
+            ("username", "required", REQUIRED), ("email", "required", REQUIRED), ("password", "required", REQUIRED)
+        ),
         body=b"{}",
+    ),
+    case(
+        "register-without-email",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("email", "required", REQUIRED)),
+        body=b'{"username": "bob", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-blank-email",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("email", "blank", "This field may not be blank.")),
+        body=b'{"username": "bob", "email": "  ", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-email-not-an-address",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("email", "invalid", "Enter a valid email address.")),
+        body=b'{"username": "bob", "email": ["bob@example.com"], "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-email-with-nul",
+        "POST",
+        REGISTER,
+        400,
+        invalid(
+            ("email", "null_characters_not_allowed", NUL_CHARS), ("email", "invalid", "Enter a valid email address.")
+        ),
+        body=b'{"username": "bob", "email": "bob\\u0000@example.com", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-5000-character-email",
+        "POST",
+        REGISTER,
+        400,
+        invalid(
+            ("email", "max_length", "Ensure this field has no more than 254 characters."),
+            ("email", "invalid", "Enter a valid email address."),
+        ),
+        body=f'{{"username": "bob", "email": "{LONG}@example.com", "password": "{PASSWORD}"}}'.encode(),
+    ),
+    # One account per address, compared case-folded and without the local part's +tag ("ada" has ada@example.com).
+    case(
+        "register-taken-address-spelled-otherwise",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("email", "unique", "An account with this email address already exists.")),
+        body=b'{"username": "bob", "email": "ADA+second@Example.com", "password": "a long passphrase 42"}',
+    ),
+    case(
+        "register-disposable-address",
+        "POST",
+        REGISTER,
+        400,
+        invalid(("email", "disposable", "Addresses at disposable-mail domains cannot register.")),
+        body=b'{"username": "bob", "email": "bob@mailinator.com", "password": "a long passphrase 42"}',
+    ),
+    case("verify-without-token", "GET", VERIFY, 400, invalid(("token", "null", "This field may not be null."))),
+    case("verify-forged-token", "GET", f"{VERIFY}?token=eyJpZCI6MX0:1xYUqb:forged", 400, BAD_LINK),
+    case(
+        "verify-token-with-nul",
+        "GET",
+        f"{VERIFY}?token=a%00b",
+        400,
+        invalid(("token", "null_characters_not_allowed", NUL_CHARS)),
+    ),
+    case(
+        "verify-5000-character-token",
+        "GET",
+        f"{VERIFY}?token={LONG}",
+        400,
+        invalid(("token", "max_length", "Ensure this field has no more than 1000 characters.")),
+    ),
+    case(
+        "verify-post-token-not-a-string",
+        "POST",
+        VERIFY,
+        400,
+        invalid(("token", "invalid", "Not a valid string.")),
+        body=b'{"token": {"id": 1}}',
+    ),
+    case(
+        "verify-post-empty-body",
+        "POST",
+        VERIFY,
+        400,
+        invalid(("token", "null", "This field may not be null.")),
+        body=b"{}",
+    ),
+    case("resend-anonymous", "POST", RESEND, 401, NO_CREDENTIALS),
+    case(
+        "resend-already-verified",
+        "POST",
+        RESEND,
+        400,
+        invalid(("non_field_errors", "already_verified", "This account's email address is verified already.")),
+        caller="voter",
     ),
     case(
         "register-nul-in-username",
@@ -250,7 +357,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "invalid", BAD_USERNAME), ("username", "null_characters_not_allowed", NUL_CHARS)),
-        body=b'{"username": "a\\u0000b", "password": "a long passphrase 42"}',
+        body=b'{"email": "bob@example.com", "username": "a\\u0000b", "password": "a long passphrase 42"}',
     ),
     case(
         "register-rtl-override-in-username",
@@ -258,7 +365,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "invalid", BAD_USERNAME)),
-        body=b'{"username": "ada\\u202egpj.exe", "password": "a long passphrase 42"}',
+        body=b'{"email": "bob@example.com", "username": "ada\\u202egpj.exe", "password": "a long passphrase 42"}',
     ),
     case(
         "register-emoji-username",
@@ -266,7 +373,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "invalid", BAD_USERNAME)),
-        body='{"username": "\U0001f680", "password": "a long passphrase 42"}'.encode(),
+        body='{"email": "bob@example.com", "username": "\U0001f680", "password": "a long passphrase 42"}'.encode(),
     ),
     case(
         "register-5000-character-username",
@@ -274,7 +381,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "max_length", "Ensure this field has no more than 150 characters.")),
-        body=f'{{"username": "{LONG}", "password": "{PASSWORD}"}}'.encode(),
+        body=f'{{"email": "bob@example.com", "username": "{LONG}", "password": "{PASSWORD}"}}'.encode(),
     ),
     case(
         "register-look-alike-username",
@@ -282,7 +389,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "unique", "A user with that username already exists.")),
-        body=b'{"username": "ADA", "password": "a long passphrase 42"}',
+        body=b'{"email": "bob@example.com", "username": "ADA", "password": "a long passphrase 42"}',
     ),
     case(
         "register-weak-password",
@@ -294,7 +401,7 @@ CATALOG = [
             ("password", "password_too_common", "This password is too common."),
             ("password", "password_entirely_numeric", "This password is entirely numeric."),
         ),
-        body=b'{"username": "bob", "password": "123"}',
+        body=b'{"email": "bob@example.com", "username": "bob", "password": "123"}',
     ),
     # The token endpoint refuses passwords over 4096 characters, so such an account could never log in.
     case(
@@ -303,7 +410,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("password", "max_length", "Ensure this field has no more than 4096 characters.")),
-        body=f'{{"username": "bob", "password": "Zq9{"x7y" * 1700}"}}'.encode(),
+        body=f'{{"email": "bob@example.com", "username": "bob", "password": "Zq9{"x7y" * 1700}"}}'.encode(),
     ),
     case(
         "token-wrong-password",
@@ -516,6 +623,8 @@ CATALOG = [
     case("put-comparison", "PUT", f"/api/v1/comparisons/{PAIR}/", 405, not_allowed("PUT")),
     case("get-register", "GET", REGISTER, 405, not_allowed("GET")),
     case("get-token", "GET", TOKEN, 405, not_allowed("GET")),
+    case("put-verify", "PUT", VERIFY, 405, not_allowed("PUT")),
+    case("get-verify-resend", "GET", RESEND, 405, not_allowed("GET"), caller="voter"),
     case("get-logout", "GET", LOGOUT, 405, not_allowed("GET"), caller="voter"),
     case("post-vote", "POST", VOTE, 405, not_allowed("POST"), body=b'{"verdict": "ship"}', caller="voter"),
     case("patch-vote", "PATCH", VOTE, 405, not_allowed("PATCH"), body=b'{"verdict": "ship"}', caller="voter"),
@@ -541,7 +650,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "max_length", AFTER_NFKC)),
-        body=('{"username": "' + "\ufb03" * 60 + '", "password": "a long passphrase 42"}').encode(),
+        body=('{"username": "' + "\ufb03" * 60 + '", "email": "newcomer@example.com", "password": "a long passphrase 42"}').encode(),
     ),
     case(
         "register-fullwidth-look-alike",
@@ -549,7 +658,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "unique", "A user with that username already exists.")),
-        body='{"username": "ａｄａ", "password": "a long passphrase 42"}'.encode(),
+        body='{"username": "ａｄａ", "email": "newcomer@example.com", "password": "a long passphrase 42"}'.encode(),
     ),
     case(
         "register-cyrillic-look-alike",
@@ -557,7 +666,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "confusable", LOOKS_TAKEN)),
-        body='{"username": "\u0430da", "password": "a long passphrase 42"}'.encode(),
+        body='{"username": "\u0430da", "email": "newcomer@example.com", "password": "a long passphrase 42"}'.encode(),
     ),
     case(
         "register-greek-look-alike",
@@ -565,7 +674,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "confusable", LOOKS_TAKEN)),
-        body='{"username": "\u0391da", "password": "a long passphrase 42"}'.encode(),
+        body='{"username": "\u0391da", "email": "newcomer@example.com", "password": "a long passphrase 42"}'.encode(),
     ),
     case(
         "register-mixed-script-look-alike",
@@ -573,7 +682,7 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "confusable", LOOKS_TAKEN)),
-        body='{"username": "АDА", "password": "a long passphrase 42"}'.encode(),
+        body='{"username": "АDА", "email": "newcomer@example.com", "password": "a long passphrase 42"}'.encode(),
     ),
     # Accounts: password reset and change.
     case(
@@ -712,9 +821,11 @@ class TestIgnoredFields:
         assert counters == {"code-llama-4": 1, "mistral-large-3": 0, "hidden": 0}
 
     def test_register_ignores_staff_and_superuser_flags(self, api: APIClient, voter: AbstractBaseUser) -> None:
-        body = {"username": "eve", "password": PASSWORD, "is_staff": True, "is_superuser": True, "is_active": False}
+        body = {"username": "eve", "email": "eve@example.com", "password": PASSWORD, "is_staff": True}
+        body |= {"is_superuser": True, "is_active": False, "email_verified_at": "2000-01-01T00:00:00Z"}
         response = api.post(REGISTER, {**body, "id": voter.pk, "groups": [1], "user_permissions": [1]}, format="json")
-        assert (response.status_code, response.json()) == (201, {"username": "eve", "email": ""})
+        assert (response.status_code, response.json()) == (201, {"username": "eve", "email": "eve@example.com"})
+        assert get_user_model().objects.get(username="eve").voter.email_verified_at is None
         eve = get_user_model().objects.get(username="eve")
         assert (eve.is_staff, eve.is_superuser, eve.is_active) == (False, False, True)
         assert eve.pk != voter.pk

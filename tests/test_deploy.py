@@ -19,6 +19,7 @@ PRODUCTION = {
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
     "SECURE_HSTS_PRELOAD": "1",
     "SECURE_COOKIES": "1",
+    "PUBLIC_BASE_URL": "https://api.example.com",
 }
 
 
@@ -40,7 +41,7 @@ def test_the_deploy_check_passes_with_production_settings() -> None:
 
 
 def test_the_deploy_check_fails_without_them() -> None:
-    result = _check({"SECRET_KEY": PRODUCTION["SECRET_KEY"], "DEBUG": "0"})
+    result = _check({"SECRET_KEY": PRODUCTION["SECRET_KEY"], "DEBUG": "0", "PUBLIC_BASE_URL": "http://testserver"})
     assert result.returncode != 0
     assert "security.W004" in result.stderr + result.stdout  # no HSTS
 

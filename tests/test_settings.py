@@ -15,6 +15,7 @@ PROBE = (
 
 def _settings(**env: str) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG"}}
+    clean.setdefault("PUBLIC_BASE_URL", "http://testserver")
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
     )
@@ -99,3 +100,20 @@ def test_a_timeout_postgresql_would_refuse_is_refused_at_start_up() -> None:
     refused = _settings(SECRET_KEY="x", DATABASE_URL="postgres://app@db.example/verdicts", DB_STATEMENT_TIMEOUT="5 s")
     assert refused.returncode != 0
     assert "DB_STATEMENT_TIMEOUT must be a duration" in refused.stderr
+
+
+def test_public_base_url_is_required_in_production_and_must_be_an_http_url() -> None:
+    probe = "from compare_api import settings as s; print(s.PUBLIC_BASE_URL)"
+    clean = {key: value for key, value in os.environ.items() if key not in {"PUBLIC_BASE_URL", "DEBUG"}}
+    run = lambda **env: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", probe], cwd=ROOT, env={**clean, "SECRET_KEY": "x", **env}, capture_output=True, text=True
+    )
+    missing = run()
+    assert missing.returncode != 0
+    assert "Set PUBLIC_BASE_URL" in missing.stderr
+    assert run(DEBUG="1").stdout.strip() == "http://127.0.0.1:8000"
+    assert run(PUBLIC_BASE_URL="https://verdicts.example/").stdout.strip() == "https://verdicts.example"
+    for bad in ("verdicts.example", "javascript:alert(1)", "https://", "https://a b.example"):
+        refused = run(PUBLIC_BASE_URL=bad)
+        assert refused.returncode != 0, bad
+        assert "PUBLIC_BASE_URL must be an http(s) URL" in refused.stderr

@@ -5,7 +5,6 @@ touches a vote: an account is who may vote, not what was voted.
 """
 
 import hashlib
-import logging
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,10 +16,9 @@ from knox.models import AuthToken
 
 from compare_api.throttling import once_per_window
 from votes import usernames
-from votes.emails import password_reset_email_send
 from votes.models import UsernameClaim
+from votes.tasks import email_send
 
-logger = logging.getLogger(__name__)
 User = get_user_model()
 
 
@@ -87,11 +85,12 @@ def password_reset_request(*, email: str) -> None:
             scope="password_reset_email", client=f"to:{recipient}"
         ):
             continue
-        try:
-            password_reset_email_send(user=user, token=password_reset_token(user=user))
-        except Exception:
-            # The answer must not depend on the mail server either; asking again resends (after the window).
-            logger.exception("password reset email to user %s not sent", user.pk)
+        # Through the task queue: the answer does not wait for, or depend on, the mail server.
+        email_send.enqueue(
+            kind="password_reset",
+            to=user.email,
+            params={"username": user.get_username(), "token": password_reset_token(user=user)},
+        )
 
 
 def password_reset_check(*, token: str) -> bool:

@@ -16,6 +16,10 @@ class Vote(models.Model):
     voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes", db_index=False)
     tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="votes", db_index=False)
     verdict = models.CharField(max_length=4, choices=Verdict.choices)
+    # Whether the tool's counters include this vote: its voter's Voter.votes_count at
+    # cast time, flipped with the counters whenever that changes (votes.services). A row
+    # inserted by hand without the column (SQL scripts, drills) starts uncounted.
+    counted = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -29,6 +33,36 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter} on {self.tool}: {self.verdict}"
+
+
+class Voter(models.Model):
+    """A voter account's standing: its email address and whether its votes count.
+
+    One row per account made by registration (votes.services.voter_register). Its
+    votes count only while the address is verified and the account active; the
+    services that change either also set `votes_count` and move the counters, and
+    a vote reads it under a row lock, so the two never disagree.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
+    # The address as given (for sending) stays in user.email; this is its canonical
+    # form, unique, so one address backs one account (votes.emails.normalise_address).
+    email_normalised = models.CharField(max_length=254, unique=True, null=True, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    votes_count = models.BooleanField(default=False, help_text="Verified and active: the account's votes count.")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class MailRecipient(models.Model):
+    """When an address was last sent a newsletter or verification email: at most one a day."""
+
+    address = models.CharField(max_length=254, unique=True, help_text="Normalised (votes.emails.normalise_address).")
+    last_mailed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.address
 
 
 class SubscriberStatus(models.TextChoices):

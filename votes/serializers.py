@@ -1,26 +1,45 @@
+import disposable_email_domains
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import get_error_detail
 
 from compare_api.fields import TallySerializer
 from tools.models import Verdict
-from votes import accounts, usernames
+from votes import services, usernames
+from votes.emails import normalise_address
+from votes.models import Voter
 
 User = get_user_model()
 TAKEN = "A user with that username already exists."
 LOOKS_TAKEN = "This username looks the same as an existing account's; choose another."
 
+ADDRESS_TAKEN = "An account with this email address already exists."
+
+
+def is_disposable(domain: str) -> bool:
+    """Whether `domain`, or a domain it is under (`x.mailinator.com`), is a known disposable-mail domain."""
+    labels = domain.split(".")
+    return any(".".join(labels[i:]) in disposable_email_domains.blocklist for i in range(len(labels) - 1))
+
+
+def _password_field(**kwargs: object) -> serializers.CharField:
+    # The same bound everywhere a password is read, so none is accepted that could never be used.
+    return serializers.CharField(
+        max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs
+    )
+
 
 class RegisterSerializer(serializers.ModelSerializer):
     # The same bound as logging in, so no account is created that could never log in.
-    password = serializers.CharField(
-        write_only=True, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    password = _password_field()
+    email = serializers.EmailField(
+        max_length=254,
+        help_text="Required: one account per address. A verification link is emailed here; "
+        "the account's votes count once it is followed.",
     )
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     class Meta:
         model = User
@@ -37,8 +56,25 @@ class RegisterSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(LOOKS_TAKEN, code="confusable")
         return stored
 
+    def validate_email(self, value: str) -> str:
+        email = value.strip()
+        domain = email.rpartition("@")[2].casefold()
+        try:
+            domain.encode("idna")
+        except UnicodeError:
+            raise serializers.ValidationError("Enter an email address with a valid domain.", code="invalid") from None
+        if is_disposable(domain):
+            raise serializers.ValidationError(
+                "Addresses at disposable-mail domains cannot register.", code="disposable"
+            )
+        # Registration already tells whether a username is taken; an address is told the
+        # same way (see the README on why), and the per-IP limit bounds the probing.
+        if Voter.objects.filter(email_normalised=normalise_address(email)).exists():
+            raise serializers.ValidationError(ADDRESS_TAKEN, code="unique")
+        return email
+
     def validate(self, attrs: dict) -> dict:
-        candidate = User(username=attrs["username"], email=attrs.get("email", ""))
+        candidate = User(username=attrs["username"], email=attrs["email"])
         try:
             password_validation.validate_password(attrs["password"], user=candidate)
         except DjangoValidationError as error:
@@ -47,20 +83,13 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data: dict) -> AbstractBaseUser:
+        # A race lost after the unique checks above passed gets their answer.
         try:
-            with transaction.atomic():
-                user = User.objects.create_user(**validated_data)
-                accounts.username_claim(user=user)
-                return user
-        except IntegrityError:  # lost a race for the username (or a look-alike) after the check passed
+            return services.voter_register(**validated_data)
+        except services.UsernameTaken:  # lost a race for the username (or a look-alike) after the check passed
             raise serializers.ValidationError({"username": [ErrorDetail(TAKEN, code="unique")]}) from None
-
-
-def _password_field(**kwargs: object) -> serializers.CharField:
-    # The same bound everywhere a password is read, so none is accepted that could never be used.
-    return serializers.CharField(
-        max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs
-    )
+        except services.AddressTaken:
+            raise serializers.ValidationError({"email": [ErrorDetail(ADDRESS_TAKEN, code="unique")]}) from None
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -96,6 +125,10 @@ class VoteSerializer(serializers.Serializer):
 
     tool = serializers.SlugField(source="tool.slug")
     verdict = serializers.ChoiceField(choices=Verdict.choices)
+    counted = serializers.BooleanField(
+        help_text="Whether the community tally counts this vote: only votes of voters whose email "
+        "address is verified and whose account is active count (the vote is kept either way)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     community = TallySerializer(source="tool.community")
@@ -119,6 +152,10 @@ class SubscriptionRequestSerializer(serializers.Serializer):
 
 class SubscriptionTokenSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=1000, help_text="The token from the link in the email.")
+
+
+class VerificationTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000, help_text="The token from the verification email's link.")
 
 
 class DetailSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django_tasks import task
 
 from compare_api.tasks import retrying
+from votes import emails
 from votes.models import Subscriber, SubscriberStatus
 
 
@@ -28,4 +29,13 @@ def newsletter_confirmation_send(*, subscriber_id: int, confirm: str, unsubscrib
         from_email=None,
         recipient_list=[subscriber.email],
     )
+    return "sent"
+
+
+@task()
+@retrying()
+def email_send(*, kind: str, to: str, params: dict[str, str]) -> str:
+    """Send one of votes/emails.py's emails (verification, password reset); the service that
+    queued it has already decided that it goes."""
+    emails.deliver(kind=kind, to=to, params=params)
     return "sent"

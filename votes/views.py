@@ -5,7 +5,6 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
@@ -27,6 +26,7 @@ from compare_api.throttling import (
     NewsletterRateThrottle,
     PasswordResetRateThrottle,
     RegisterRateThrottle,
+    VerifyResendRateThrottle,
     VoteRateThrottle,
     attempt_count,
 )
@@ -44,6 +44,7 @@ from votes.serializers import (
     SubscriptionTokenSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    VerificationTokenSerializer,
     VoteRequestSerializer,
     VoteSerializer,
 )
@@ -57,6 +58,7 @@ PASSWORD_CODES = [
 
 
 @extend_validation_errors(PASSWORD_CODES, field_name="password", methods=["post"])
+@extend_validation_errors(["unique", "disposable"], field_name="email", methods=["post"])
 class RegisterView(APIView):
     """Create a voter account. Passwords are checked by Django's password validators."""
 
@@ -64,7 +66,15 @@ class RegisterView(APIView):
     authentication_classes: list = []
     throttle_classes = [RegisterRateThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer}, operation_id="auth_register")
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={201: RegisterSerializer},
+        operation_id="auth_register",
+        summary="Register a voter account",
+        description="One account per email address (compared case-folded, ignoring a `+tag`); addresses at "
+        "disposable-mail domains are refused. A verification link is emailed; the account's votes are kept "
+        "from the start but count in the community tallies only once it is followed.",
+    )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -331,6 +341,7 @@ def _vote_document(slug: str, vote: Vote, community: Tally) -> dict:
     return {
         "tool": slug,
         "verdict": vote.verdict,
+        "counted": vote.counted,
         "created_at": _DATETIME.to_representation(vote.created_at),
         "updated_at": _DATETIME.to_representation(vote.updated_at),
         "community": community.as_dict(),
@@ -357,23 +368,21 @@ class SubscriptionView(APIView):
         payload = SubscriptionRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
 
-        def link(kind: str, token: str) -> str:
-            return request.build_absolute_uri(f"{reverse(f'newsletter-{kind}')}?token={token}")
-
-        services.newsletter_subscribe(email=payload.validated_data["email"], link=link)
+        services.newsletter_subscribe(email=payload.validated_data["email"])
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
-class _SubscriptionLinkView(APIView):
-    """The links in the email: GET (a click) and POST (a frontend) do the same."""
+class _EmailLinkView(APIView):
+    """The links in an email: GET (a click) and POST (a frontend) do the same."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    token_serializer: type[serializers.Serializer] = SubscriptionTokenSerializer
     apply_token: Callable[..., bool]
     done: str
 
     def _apply(self, token: str | None) -> Response:
-        payload = SubscriptionTokenSerializer(data={"token": token})
+        payload = self.token_serializer(data={"token": token})
         payload.is_valid(raise_exception=True)
         if not self.apply_token(token=payload.validated_data["token"]):
             raise ValidationError({"token": ["This link is invalid or has expired."]})
@@ -395,7 +404,7 @@ _link_responses = {200: DetailSerializer, 400: ValidationErrorResponseSerializer
 @extend_schema(responses=_link_responses, parameters=[_token_param], methods=["GET"])
 @extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
 @extend_validation_errors(["invalid"], field_name="token", methods=["post"])
-class ConfirmSubscriptionView(_SubscriptionLinkView):
+class ConfirmSubscriptionView(_EmailLinkView):
     apply_token = staticmethod(services.newsletter_confirm)
     done = "Subscription confirmed."
 
@@ -403,6 +412,62 @@ class ConfirmSubscriptionView(_SubscriptionLinkView):
 @extend_schema(responses=_link_responses, parameters=[_token_param], methods=["GET"])
 @extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
 @extend_validation_errors(["invalid"], field_name="token", methods=["post"])
-class UnsubscribeView(_SubscriptionLinkView):
+class UnsubscribeView(_EmailLinkView):
     apply_token = staticmethod(services.newsletter_unsubscribe)
     done = "Unsubscribed. You will get no more email from us."
+
+
+@extend_validation_errors(["invalid"], field_name="token", methods=["post"])
+class VerifyEmailView(_EmailLinkView):
+    token_serializer = VerificationTokenSerializer
+    apply_token = staticmethod(services.voter_verify)
+    done = "Email address verified: your votes count."
+
+    @extend_schema(
+        responses=_link_responses,
+        parameters=[_token_param],
+        operation_id="auth_verify_retrieve",
+        summary="Verify an email address (the emailed link)",
+        description="The link in the verification email. Valid for 48 hours; from then on the account's votes, "
+        "past and future, count in the community tallies. Using the link again changes nothing.",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @extend_schema(
+        request=VerificationTokenSerializer,
+        responses={200: DetailSerializer},
+        operation_id="auth_verify_create",
+        summary="Verify an email address (token in the body)",
+        description="The same as following the emailed link, for a frontend that takes the token from it.",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+RESENT = "If your address may receive another email now, a new verification link is on its way."
+
+
+@extend_validation_errors(["already_verified", "no_email"], field_name="non_field_errors", methods=["post"])
+class VerifyResendView(APIView):
+    """Email the caller a new verification link."""
+
+    permission_classes = [IsAuthenticated]
+    authentication_classes = [BearerTokenAuthentication]
+    throttle_classes = [VerifyResendRateThrottle]
+
+    @extend_schema(
+        request=None,
+        responses={202: DetailSerializer},
+        operation_id="auth_verify_resend",
+        summary="Resend the verification email",
+        description="Limited per account and per client; and an address gets at most one email "
+        "(verification or newsletter) a day, so within a day of the last one nothing is sent. "
+        "The answer is the same whether or not an email went.",
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            services.voter_resend_verification(user=request.user)
+        except services.NothingToVerify as error:
+            raise ValidationError({"non_field_errors": [ErrorDetail(str(error), code=error.code)]}) from None
+        return Response({"detail": RESENT}, status=status.HTTP_202_ACCEPTED)

@@ -104,27 +104,42 @@ class TestRegister:
         assert response.json() == {"username": "ada", "email": "ada@example.com"}
         assert b"analytical" not in response.content
 
-    def test_email_is_optional(self, api) -> None:
+    def test_email_is_required(self, api) -> None:
         response = api.post(REGISTER, {"username": "ada", "password": "analytical-engine-1843"}, format="json")
-        assert response.status_code == 201
-        assert response.json() == {"username": "ada", "email": ""}
+        assert response.status_code == 400
+        assert response.json() == _error("required", "This field is required.", "email", "validation_error")
+        blank = api.post(
+            REGISTER, {"username": "ada", "password": "analytical-engine-1843", "email": ""}, format="json"
+        )
+        assert blank.json() == _error("blank", "This field may not be blank.", "email", "validation_error")
+        assert not User.objects.exists()
 
     def test_the_password_is_stored_hashed(self, api) -> None:
-        api.post(REGISTER, {"username": "ada", "password": "analytical-engine-1843"}, format="json")
+        api.post(
+            REGISTER,
+            {"username": "ada", "email": "ada@example.com", "password": "analytical-engine-1843"},
+            format="json",
+        )
         user = User.objects.get(username="ada")
         assert "analytical-engine-1843" not in user.password
         assert user.check_password("analytical-engine-1843")
         assert user.is_active and not user.is_staff and not user.is_superuser
 
     def test_the_new_account_can_log_in(self, api) -> None:
-        api.post(REGISTER, {"username": "ada", "password": "analytical-engine-1843"}, format="json")
+        api.post(
+            REGISTER,
+            {"username": "ada", "email": "ada@example.com", "password": "analytical-engine-1843"},
+            format="json",
+        )
         assert _login(api, "ada", "analytical-engine-1843").status_code == 200
 
     @pytest.mark.parametrize(("username", "password", "errors"), WEAK_PASSWORDS)
     def test_a_weak_password_is_400_on_password_with_the_validators_code(
         self, api, username: str, password: str, errors: list[tuple[str, str]]
     ) -> None:
-        response = api.post(REGISTER, {"username": username, "password": password}, format="json")
+        response = api.post(
+            REGISTER, {"username": username, "email": f"{username}@example.com", "password": password}, format="json"
+        )
         assert response.status_code == 400
         assert response.json() == {
             "type": "validation_error",
@@ -144,7 +159,11 @@ class TestRegister:
 
     def test_a_taken_username_is_400_on_username(self, api) -> None:
         UserFactory(username="ada")
-        response = api.post(REGISTER, {"username": "ada", "password": "analytical-engine-1843"}, format="json")
+        response = api.post(
+            REGISTER,
+            {"username": "ada", "email": "countess@example.com", "password": "analytical-engine-1843"},
+            format="json",
+        )
         assert response.status_code == 400
         assert response.json() == {
             "type": "validation_error",
@@ -156,7 +175,11 @@ class TestRegister:
         # The other registration commits between this one's uniqueness check and its insert.
         UserFactory(username="ada")
         monkeypatch.setattr(UniqueValidator, "__call__", lambda self, value, serializer_field: None)
-        response = api.post(REGISTER, {"username": "ada", "password": "analytical-engine-1843"}, format="json")
+        response = api.post(
+            REGISTER,
+            {"username": "ada", "email": "countess@example.com", "password": "analytical-engine-1843"},
+            format="json",
+        )
         assert response.status_code == 400
         assert response.json() == {
             "type": "validation_error",
@@ -171,6 +194,7 @@ class TestRegister:
             "type": "validation_error",
             "errors": [
                 {"code": "required", "detail": "This field is required.", "attr": "username"},
+                {"code": "required", "detail": "This field is required.", "attr": "email"},
                 {"code": "required", "detail": "This field is required.", "attr": "password"},
             ],
         }
@@ -191,7 +215,13 @@ class TestRegister:
     def test_a_request_cannot_make_itself_staff(self, api) -> None:
         response = api.post(
             REGISTER,
-            {"username": "ada", "password": "analytical-engine-1843", "is_staff": True, "is_superuser": True},
+            {
+                "username": "ada",
+                "email": "ada@example.com",
+                "password": "analytical-engine-1843",
+                "is_staff": True,
+                "is_superuser": True,
+            },
             format="json",
         )
         assert response.status_code == 201
@@ -368,12 +398,20 @@ class TestThrottles:
     def test_registration_is_limited_per_client_ip(self, api, throttle_settings) -> None:
         throttle_settings(register="2/hour")
         codes = [
-            api.post(REGISTER, {"username": name, "password": "analytical-engine-1843"}, format="json").status_code
+            api.post(
+                REGISTER,
+                {"username": name, "email": f"{name}@example.com", "password": "analytical-engine-1843"},
+                format="json",
+            ).status_code
             for name in ("ada", "grace", "hedy")
         ]
         assert codes == [201, 201, 429]
         assert sorted(User.objects.values_list("username", flat=True)) == ["ada", "grace"]
-        refused = api.post(REGISTER, {"username": "hedy", "password": "analytical-engine-1843"}, format="json")
+        refused = api.post(
+            REGISTER,
+            {"username": "hedy", "email": "hedy@example.com", "password": "analytical-engine-1843"},
+            format="json",
+        )
         assert (refused["Retry-After"], refused["RateLimit-Remaining"], refused["RateLimit-Reset"]) == (
             "3600",
             "0",
@@ -395,7 +433,11 @@ class TestThrottles:
         UserFactory(username="ada")
         assert _login(api, "ada").status_code == 200
         assert (
-            api.post(REGISTER, {"username": "grace", "password": "analytical-engine-1843"}, format="json").status_code
+            api.post(
+                REGISTER,
+                {"username": "grace", "email": "grace@example.com", "password": "analytical-engine-1843"},
+                format="json",
+            ).status_code
             == 201
         )
         assert _login(api, "ada").status_code == 429

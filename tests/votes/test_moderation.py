@@ -1,5 +1,6 @@
 """Staff remove votes and accounts in the admin; the tools' community counters stay equal to a recount."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -11,6 +12,7 @@ from django.db import connection
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.factories import ToolFactory, UserFactory
 from tests.helpers import bearer
@@ -151,6 +153,123 @@ class TestAdminRemovesAccounts:
         assert not User.objects.filter(pk__in=[voter.pk, other.pk]).exists()
         assert _counters(alpha) == _recount(alpha) == (3, 2)
         assert _counters(beta) == _recount(beta) == (1, 3)
+
+
+class TestAdminHandlesABurst:
+    """A burst: fresh accounts voting within minutes of registering. Staff filter for it and remove it."""
+
+    @pytest.fixture
+    def burst(self, alpha: Tool, beta: Tool) -> list[AbstractBaseUser]:
+        # alpha's five votes come from accounts a month old; five fresh ones pile onto alpha.
+        User.objects.update(date_joined=timezone.now() - timedelta(days=45, hours=1))
+        puppets = [UserFactory(username=f"puppet{n}", verified=n < 2) for n in range(5)]
+        for puppet in puppets:
+            _vote(puppet, alpha, Verdict.SKIP)
+        _vote(puppets[0], beta, Verdict.SKIP)
+        return puppets
+
+    def _listed(self, admin_client, query: str) -> list[int]:
+        response = admin_client.get(f"{VOTES}?{query}")
+        assert response.status_code == 200
+        return sorted(vote.voter_id for vote in response.context["cl"].result_list)
+
+    def test_the_list_shows_account_age_and_verification(self, admin_client, burst, alpha: Tool) -> None:
+        html = admin_client.get(f"{VOTES}?tool__id__exact={alpha.pk}").content.decode()
+        assert "account age at the vote" in html.lower()
+        assert html.count("0\xa0minutes") == 5  # the puppets voted as soon as they registered
+        assert html.count("1\xa0month, 2\xa0weeks") == 5
+        assert "account created within, before voting" in html
+
+    def test_the_filters_find_the_burst(self, admin_client, burst, alpha: Tool) -> None:
+        puppets = sorted(user.pk for user in burst)
+        assert self._listed(admin_client, f"tool__id__exact={alpha.pk}&account_age=1h") == puppets
+        assert self._listed(admin_client, f"tool__id__exact={alpha.pk}&account_age=1h&verified=no") == puppets[2:]
+        assert self._listed(admin_client, f"tool__id__exact={alpha.pk}&counted__exact=1&account_age=1h") == puppets[:2]
+        assert len(self._listed(admin_client, f"tool__id__exact={alpha.pk}&account_age=30d")) == 5
+        assert len(self._listed(admin_client, f"tool__id__exact={alpha.pk}")) == 10
+        assert len(self._listed(admin_client, "verified=yes")) == 12
+
+    def test_one_action_removes_the_filtered_burst_with_exact_counters(
+        self, admin_client, burst, alpha: Tool, beta: Tool
+    ) -> None:
+        assert _counters(alpha) == (3, 4)  # two of the five puppets are verified
+        query = f"?tool__id__exact={alpha.pk}&account_age=1h"
+        some = Vote.objects.filter(voter=burst[0], tool=alpha).values_list("pk", flat=True)
+        response = admin_client.post(
+            f"{VOTES}{query}", {"action": "remove_votes", "select_across": "1", "index": "0", "_selected_action": some}
+        )
+        assert response.status_code == 302
+        assert not Vote.objects.filter(tool=alpha, voter__in=burst).exists()
+        assert Vote.objects.filter(tool=beta, voter=burst[0]).exists()  # not in the filter
+        assert _counters(alpha) == _recount(alpha) == (3, 2)
+        assert "all 2 tools match" in _recount_votes()
+
+    def test_deactivating_the_burst_s_voters_takes_all_their_votes_out(
+        self, admin_client, burst, alpha: Tool, beta: Tool
+    ) -> None:
+        ids = list(Vote.objects.filter(tool=alpha, voter__in=burst).values_list("pk", flat=True))
+        response = admin_client.post(VOTES, {"action": "deactivate_voters", "_selected_action": ids})
+        assert response.status_code == 302
+        assert not User.objects.filter(pk__in=[user.pk for user in burst], is_active=True).exists()
+        assert Vote.objects.filter(voter__in=burst).count() == 6  # kept, for the record
+        assert _counters(alpha) == (3, 2)
+        assert _counters(beta) == (1, 3)
+        assert "all 2 tools match" in _recount_votes()
+
+    def test_the_filtered_list_costs_the_same_queries_for_more_rows(
+        self, admin_client, burst, alpha: Tool, django_assert_num_queries
+    ) -> None:
+        # The session, the user, the filtered and the full count, the page, the tool filter's
+        # choices, the category filter's, and the date levels.
+        url = f"{VOTES}?tool__id__exact={alpha.pk}&account_age=1h&verified=no"
+        with CaptureQueriesContext(connection) as few:
+            admin_client.get(url)
+        for _ in range(4):
+            _vote(UserFactory(verified=False), alpha, Verdict.SHIP)
+        with django_assert_num_queries(len(few.captured_queries)):
+            assert len(admin_client.get(url).context["cl"].result_list) == 7
+
+
+class TestAdminDeactivatesAccounts:
+    def _form(self, user: AbstractBaseUser, **changes: str) -> dict[str, str]:
+        return {
+            "username": user.username,
+            "email": user.email,
+            "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+            "voter-TOTAL_FORMS": "1",
+            "voter-INITIAL_FORMS": "1",
+            "voter-MIN_NUM_FORMS": "0",
+            "voter-MAX_NUM_FORMS": "1",
+            "voter-0-user": str(user.pk),
+            **changes,
+        }
+
+    def test_unticking_active_in_the_user_form_takes_the_votes_out(self, admin_client, alpha: Tool) -> None:
+        voter = UserFactory(username="spammer")
+        _vote(voter, alpha, Verdict.SHIP)
+        assert _counters(alpha) == (4, 2)
+        response = admin_client.post(f"/admin/auth/user/{voter.pk}/change/", self._form(voter, first_name="Spam"))
+        assert response.status_code == 302
+        voter.refresh_from_db()
+        assert (voter.is_active, voter.first_name) == (False, "Spam")
+        assert _counters(alpha) == (3, 2)
+        response = admin_client.post(
+            f"/admin/auth/user/{voter.pk}/change/", self._form(voter, first_name="Spam", is_active="on")
+        )
+        assert response.status_code == 302
+        assert _counters(alpha) == (4, 2)
+        assert "all 1 tools match" in _recount_votes()
+
+    def test_the_user_list_actions_deactivate_and_reactivate(self, admin_client, alpha: Tool) -> None:
+        voters = [UserFactory(), UserFactory()]
+        for voter in voters:
+            _vote(voter, alpha, Verdict.SKIP)
+        ids = [voter.pk for voter in voters]
+        admin_client.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": ids})
+        assert _counters(alpha) == (3, 2)
+        admin_client.post("/admin/auth/user/", {"action": "activate", "_selected_action": ids})
+        assert _counters(alpha) == (3, 4)
 
 
 class TestAdminCannotWriteVotes:

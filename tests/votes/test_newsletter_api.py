@@ -3,18 +3,20 @@
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from django.core import mail, signing
 from django.core.cache import cache
+from django.db.models import F
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from compare_api import throttling
 from votes import services
-from votes.models import Subscriber, SubscriberStatus
+from votes.models import MailRecipient, Subscriber, SubscriberStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +61,11 @@ def subscribe(api, run_tasks) -> Callable[[str], bytes]:
 def _links(message: mail.EmailMessage) -> dict[str, str]:
     """The email's links by kind ('confirm', 'unsubscribe'): the token each carries."""
     return {kind: token for _, kind, token in LINK.findall(message.body)}
+
+
+def _a_day_passes() -> None:
+    """Every address's last email is now a day old, so it may be sent another."""
+    MailRecipient.objects.update(last_mailed_at=F("last_mailed_at") - timedelta(hours=24))
 
 
 def _subscriber(email: str = "reader@example.com") -> Subscriber:
@@ -115,8 +122,11 @@ class TestSubscribe:
         assert signing.loads(links["confirm"], salt=services.CONFIRM_SALT) == payload
         assert signing.loads(links["unsubscribe"], salt=services.UNSUBSCRIBE_SALT) == payload
 
-    def test_a_pending_address_is_sent_the_link_again(self, subscribe, mailoutbox) -> None:
+    def test_a_pending_address_is_sent_the_link_again_a_day_later(self, subscribe, mailoutbox) -> None:
         subscribe("reader@example.com")
+        subscribe("reader@example.com")
+        assert len(mailoutbox) == 1  # one email a day per address
+        _a_day_passes()
         subscribe("reader@example.com")
         assert [message.to for message in mailoutbox] == [["reader@example.com"]] * 2
 
@@ -130,6 +140,7 @@ class TestSubscribe:
     def test_an_unsubscribed_address_can_sign_up_again(self, api, subscribe, mailoutbox) -> None:
         subscribe("reader@example.com")
         api.get(UNSUBSCRIBE, {"token": _links(mailoutbox[0])["unsubscribe"]})
+        _a_day_passes()
         subscribe("reader@example.com")
         assert len(mailoutbox) == 2
         assert _subscriber().status == SubscriberStatus.PENDING

@@ -107,7 +107,7 @@ class TestEnqueuedWithTheSignUp:
 
     def test_a_rolled_back_sign_up_leaves_no_task_and_sends_nothing(self, mailoutbox, run_tasks) -> None:
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.newsletter_subscribe(email="reader@example.com", link=_link)
+            services.newsletter_subscribe(email="reader@example.com")
             assert DBTaskResult.objects.count() == 1  # written in the sign-up's transaction ...
             raise RuntimeError("the request failed after the sign-up")
         assert not Subscriber.objects.exists()
@@ -119,12 +119,14 @@ class TestEnqueuedWithTheSignUp:
         self, api, django_assert_num_queries, mailoutbox
     ) -> None:
         # A new address: the service's savepoint, the lookup, get_or_create's savepoint
-        # around the INSERT of the subscriber, and the INSERT of the task row.
-        with django_assert_num_queries(7) as captured:
+        # around the INSERT of the subscriber, the address's daily email claimed (one
+        # upsert), and the INSERT of the task row.
+        with django_assert_num_queries(8) as captured:
             assert api.post(SUBSCRIBE, {"email": "reader@example.com"}, format="json").status_code == 202
         statements = [query["sql"].split()[0] for query in captured.captured_queries]
-        assert statements == ["SAVEPOINT", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "RELEASE"]
-        assert 'INTO "django_tasks_database_dbtaskresult"' in captured.captured_queries[5]["sql"]
+        assert statements == ["SAVEPOINT", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "INSERT", "RELEASE"]
+        assert "INTO votes_mailrecipient" in captured.captured_queries[5]["sql"]
+        assert 'INTO "django_tasks_database_dbtaskresult"' in captured.captured_queries[6]["sql"]
         # A confirmed address: the lookup only; no task, no email.
         Subscriber.objects.update(status=SubscriberStatus.CONFIRMED)
         with django_assert_num_queries(3):

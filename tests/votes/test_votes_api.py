@@ -44,8 +44,8 @@ class TestCasting:
         response = api.put(_url("alpha"), {"verdict": "ship"}, format="json", **bearer(UserFactory()))
         assert response.status_code == 201
         body = response.json()
-        assert set(body) == {"tool", "verdict", "created_at", "updated_at", "community"}
-        assert (body["tool"], body["verdict"]) == ("alpha", "ship")
+        assert set(body) == {"tool", "verdict", "counted", "created_at", "updated_at", "community"}
+        assert (body["tool"], body["verdict"], body["counted"]) == ("alpha", "ship", True)
         assert body["community"] == {"ship": 1, "skip": 0, "total": 1, "ship_rate": 1.0, "ci95": [0.2065, 1.0]}
 
     def test_repeating_a_vote_is_200_and_leaves_one_row(self, api, tool: Tool) -> None:
@@ -103,25 +103,39 @@ class TestCasting:
         assert comparison["tools"][1]["community"] == EMPTY
 
     @pytest.mark.parametrize(
-        ("verdicts", "postgresql", "elsewhere"),
+        ("verdicts", "postgresql", "elsewhere", "elsewhere_uncounted"),
         [
-            # PostgreSQL: the token, then the whole vote in one statement.
-            # Elsewhere: the token, the row lock (with the counters), the vote lookup, the
-            # insert or update, the counter update, and a savepoint pair (tests run in a transaction).
-            (["ship"], 2, 7),
-            (["ship", "skip"], 2, 7),  # a change
-            (["ship", "ship"], 2, 5),  # a repeat writes nothing
+            # PostgreSQL: the token, then the whole vote in one statement (voter check included).
+            # Elsewhere: the token, the voter's row, the tool's row lock (with the counters), the
+            # vote lookup, the insert or update, the counter update (none for an uncounted vote),
+            # and a savepoint pair (tests run in a transaction).
+            (["ship"], 2, 8, 7),
+            (["ship", "skip"], 2, 8, 7),  # a change
+            (["ship", "ship"], 2, 6, 6),  # a repeat writes nothing
         ],
     )
+    @pytest.mark.parametrize("verified", [True, False])
     def test_a_write_costs_a_fixed_number_of_queries(
-        self, api, tool: Tool, django_assert_num_queries, verdicts: list[str], postgresql: int, elsewhere: int
+        self,
+        api,
+        tool: Tool,
+        django_assert_num_queries,
+        verdicts: list[str],
+        postgresql: int,
+        elsewhere: int,
+        elsewhere_uncounted: int,
+        verified: bool,
     ) -> None:
-        auth = bearer(UserFactory())
+        auth = bearer(UserFactory(verified=verified))
         *earlier, last = verdicts
         for verdict in earlier:
             api.put(_url("alpha"), {"verdict": verdict}, format="json", **auth)
-        with django_assert_num_queries(postgresql if connection.vendor == "postgresql" else elsewhere):
-            assert api.put(_url("alpha"), {"verdict": last}, format="json", **auth).status_code in (200, 201)
+        expected = postgresql if connection.vendor == "postgresql" else elsewhere if verified else elsewhere_uncounted
+        with django_assert_num_queries(expected):
+            response = api.put(_url("alpha"), {"verdict": last}, format="json", **auth)
+        assert response.status_code in (200, 201)
+        assert response.json()["counted"] is verified
+        assert _counters(tool) == ((1, 0) if last == "ship" else (0, 1)) if verified else (0, 0)
 
 
 class TestRefusals:
