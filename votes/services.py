@@ -19,7 +19,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from compare_api import caching, failures
+from compare_api import caching, failures, metrics
 from compare_api.breakers import Cooldown
 from compare_api.compiled import CompiledQuery
 from compare_api.exceptions import LOCK_NOT_AVAILABLE, sqlstate
@@ -27,6 +27,11 @@ from compare_api.stats import Tally
 from tools.models import COMMUNITY_COUNTERS, Tool, Verdict
 from votes.models import Subscriber, SubscriberStatus, Vote
 from votes.tasks import newsletter_confirmation_send
+
+
+def _count(outcome: str) -> None:
+    """Count a vote write in the metrics once it has committed (at once outside a transaction)."""
+    transaction.on_commit(lambda: metrics.count_vote(outcome))
 
 
 @dataclass(frozen=True)
@@ -218,8 +223,10 @@ def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult
         if earlier_id is None:  # cast by a request that committed while this one waited for the lock
             return _cast_in_steps(voter_id, slug, verdict)
         vote_id, created_at, updated_at = earlier_id, earlier_created, earlier_updated
+        _count("repeat")
     else:
         caching.bump(caching.VOTES, caching.tool_version(slug))
+        _count("created" if created else "changed")
     vote = Vote(
         id=vote_id, voter_id=voter_id, tool_id=tool_id, verdict=verdict, created_at=created_at, updated_at=updated_at
     )
@@ -235,10 +242,13 @@ def _cast_in_steps(voter_id: int, slug: str, verdict: str) -> VoteResult:
     if vote is None:
         (vote_id,) = _execute(_INSERT_VOTE, [voter_id, tool.id, verdict, stamp, stamp])
         vote = Vote(id=vote_id, voter_id=voter_id, tool_id=tool.id, verdict=verdict, created_at=now, updated_at=now)
+        _count("created")
         return VoteResult(vote=vote, created=True, community=_move_counters(tool, {verdict: 1}))
     if vote.verdict == verdict:
+        _count("repeat")
         return VoteResult(vote=vote, created=False, community=tool.community)
     _execute(_CHANGE_VOTE, [verdict, stamp, vote.pk])
+    _count("changed")
     community = _move_counters(tool, {vote.verdict: -1, verdict: 1})
     vote.verdict, vote.updated_at = verdict, now
     return VoteResult(vote=vote, created=False, community=community)
@@ -260,6 +270,7 @@ def _withdraw(voter_id: int, slug: str) -> VoteResult:
     if vote is None:
         return VoteResult(vote=None, created=False, community=tool.community)
     _execute(_DELETE_VOTE, [vote.pk])
+    _count("withdrawn")
     return VoteResult(vote=vote, created=False, community=_move_counters(tool, {vote.verdict: -1}))
 
 
