@@ -85,12 +85,13 @@ _request_children: dict[tuple[str, str, int], tuple] = {}
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    if method not in METHODS:
+        method = "other"  # a client's made-up method must not make a series (or a dict entry) of its own
     children = _request_children.get((route, method, status))
     if children is None:
-        label = method if method in METHODS else "other"
         children = _request_children[route, method, status] = (
-            REQUESTS.labels(route, label, str(status)),
-            LATENCY.labels(route, label),
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
         )
     children[0].inc()
     children[1].observe(seconds)

@@ -89,6 +89,8 @@ def _check_postgresql(deadline: float) -> None:
     params = {k: v for k, v in connection.get_connection_params().items() if k not in _NOT_CONNINFO}
     pgconn = pq.PGconn.connect_start(make_conninfo("", **params).encode())
     try:
+        if pgconn.status == pq.ConnStatus.BAD:  # refused before any wait (an unusable address)
+            raise NotReady("refused the connection")
         status = pq.PollingStatus.WRITING
         while status != pq.PollingStatus.OK:
             if status == pq.PollingStatus.FAILED:

@@ -356,7 +356,8 @@ def test_database_failures_answered_with_a_503_are_counted(scrape) -> None:
     assert sample(scrape(), name, **labels) - sample(before, name, **labels) == 1
 
 
-def test_the_task_queue_collector_is_skipped_without_django_tasks_db(scrape) -> None:
+def test_the_task_queue_collector_is_skipped_without_django_tasks_db(scrape, settings) -> None:
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_tasks_db"]
     assert "verdicts_tasks" not in scrape()
 
 
@@ -464,3 +465,24 @@ def test_the_route_label_of_the_probes(api, scrape) -> None:
             - sample(before, "verdicts_http_requests_total", **labels)
             == 1
         )
+
+
+def test_the_task_queue_is_read_from_django_tasks_dbs_table(scrape) -> None:
+    """Runs once django-tasks-db is installed (the task queue's app): rows by queue and status."""
+    pytest.importorskip("django_tasks_db")
+    from django.apps import apps
+    from django.utils import timezone
+
+    if not apps.is_installed("django_tasks_db"):
+        pytest.skip("django_tasks_db is not in INSTALLED_APPS")
+    from django_tasks_db.models import DBTaskResult
+
+    for status, count in (("READY", 3), ("FAILED", 2), ("SUCCESSFUL", 1)):
+        for _ in range(count):
+            DBTaskResult.objects.create(
+                status=status, args_kwargs={"args": [], "kwargs": {}}, task_path="x.y", run_after=timezone.now()
+            )
+    text = scrape()
+    assert sample(text, "verdicts_tasks", queue="default", status="ready") == 3
+    assert sample(text, "verdicts_tasks", queue="default", status="failed") == 2
+    assert sample(text, "verdicts_tasks", queue="default", status="successful") == 1
