@@ -116,7 +116,9 @@ _VOTE_OFFSETS = itertools.count(0, 1_000_000)
 
 def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str]) -> Result:
     env = {**env, "BENCH_VOTE_OFFSET": str(next(_VOTE_OFFSETS))}
-    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    # A generous timeout: a request wrk gives up on is still answered (and counted by /metrics),
+    # and a healthy run never comes near it.
+    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s", "--latency"]
     if case.revalidate:
         with urllib.request.urlopen(url) as response:
             command += ["-H", f"If-None-Match: {response.headers['ETag']}"]
