@@ -150,26 +150,23 @@ class CallbackCollector:
             return []
 
 
-def task_rows() -> Iterable[Metric]:
-    """django-tasks-db's queue, read from its table: tasks by queue and status. Ready tasks
-    are the queue's depth; failed ones stay until pruned (`prune_db_task_results`)."""
-    from django.apps import apps
-    from django.db.models import Count
-
-    if not apps.is_installed("django_tasks_db"):
-        return []
-    from django_tasks_db.models import DBTaskResult
+def task_queue() -> Iterable[Metric]:
+    """The task queue, read from its table at scrape time (compare_api.tasks.queue_stats), so it
+    shows every worker's progress, whichever process runs them."""
+    from compare_api.tasks import queue_stats
 
     family = GaugeMetricFamily(
-        f"{NAMESPACE}_tasks", "Task results in the queue's table, by queue and status.", labels=["queue", "status"]
+        f"{NAMESPACE}_tasks",
+        "Tasks by state: due (the backlog), scheduled (retries waiting for their time), running, "
+        "failed (kept until pruned).",
+        labels=["state"],
     )
-    rows = DBTaskResult.objects.order_by().values_list("queue_name", "status").annotate(n=Count("id"))
-    for queue, status, count in rows:
-        family.add_metric([queue, status.lower()], count)
+    for state, count in queue_stats().items():
+        family.add_metric([state], count)
     return [family]
 
 
-register_scrape_collector(CallbackCollector("task queue", task_rows))
+register_scrape_collector(CallbackCollector("task queue", task_queue))
 
 
 def multiprocess_dir() -> str | None:
