@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,20 +44,21 @@ class Case:
     name: str
     server: str  # "cached" or "uncached"
     path: str
+    route: str  # its URL name: the route label /metrics counts it under
     script: str | None = None  # a wrk Lua script in benchmarks/
     revalidate: bool = False  # send If-None-Match with the document's current ETag
 
 
 CASES = [
-    Case("baseline", "cached", "/bench/baseline/"),
-    Case("comparison_cached", "cached", f"/api/v1/comparisons/{PAIR}/"),
-    Case("comparison_304", "cached", f"/api/v1/comparisons/{PAIR}/", revalidate=True),
-    Case("comparison_uncached", "uncached", f"/api/v1/comparisons/{PAIR}/"),
-    Case("tools_list", "cached", "/api/v1/tools/?page_size=25"),
-    Case("tools_list_uncached", "uncached", "/api/v1/tools/?page_size=25"),
-    Case("tool_detail", "cached", "/api/v1/tools/code-llama-4/"),
-    Case("tool_detail_uncached", "uncached", "/api/v1/tools/code-llama-4/"),
-    Case("vote_write", "cached", "/", script="votes.lua"),
+    Case("baseline", "cached", "/bench/baseline/", "bench-baseline"),
+    Case("comparison_cached", "cached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail"),
+    Case("comparison_304", "cached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail", revalidate=True),
+    Case("comparison_uncached", "uncached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail"),
+    Case("tools_list", "cached", "/api/v1/tools/?page_size=25", "tool-list"),
+    Case("tools_list_uncached", "uncached", "/api/v1/tools/?page_size=25", "tool-list"),
+    Case("tool_detail", "cached", "/api/v1/tools/code-llama-4/", "tool-detail"),
+    Case("tool_detail_uncached", "uncached", "/api/v1/tools/code-llama-4/", "tool-detail"),
+    Case("vote_write", "cached", "/", "tool-vote", script="votes.lua"),
 ]
 # (case, minimum ratio to the baseline), from the performance issue.
 TARGETS = [
@@ -68,6 +70,11 @@ TARGETS = [
 ]
 MAX_COMPARISON_QUERIES = 3
 MAX_WORKER_MB = 150
+# /metrics must count what wrk sent, within 1%. wrk reports the requests answered before it
+# stopped; those in flight then (at most one per connection) the server still answers and
+# counts, so on a slow run the allowance is the connections, never fewer than wrk's count.
+METRICS_TOKEN = "benchmark-metrics-token"
+MAX_METRICS_GAP = 0.01
 
 
 @dataclass
@@ -76,6 +83,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0  # as wrk counted them
+    counted: int | None = None  # as the server's /metrics counted them under the case's route
 
 
 @dataclass
@@ -85,6 +94,7 @@ class Phase:
     redis_db: int  # and its own Redis database, so the phases' cached documents stay apart
     ports: dict[str, int]  # server kind ("cached", "uncached") -> port
     results: dict[str, list[Result]] = field(default_factory=dict)
+    metrics_hidden: dict[str, int] = field(default_factory=dict)  # server kind -> status of /metrics without the token
     queries: dict[str, int] = field(default_factory=dict)
     peak_mb: list[float] = field(default_factory=list)
 
@@ -107,7 +117,9 @@ _VOTE_OFFSETS = itertools.count(0, 1_000_000)
 
 def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str]) -> Result:
     env = {**env, "BENCH_VOTE_OFFSET": str(next(_VOTE_OFFSETS))}
-    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    # A generous timeout: a request wrk gives up on is still answered (and counted by /metrics),
+    # and a healthy run never comes near it.
+    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s", "--latency"]
     if case.revalidate:
         with urllib.request.urlopen(url) as response:
             command += ["-H", f"If-None-Match: {response.headers['ETag']}"]
@@ -120,6 +132,7 @@ def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str])
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return Result(
+        requests=int(re.search(r"^\s+(\d+) requests in", output, re.MULTILINE).group(1)),
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=_ms(latency["50"]),
         p99_ms=_ms(latency["99"]),
@@ -243,6 +256,33 @@ SERVERS = {
 }
 
 
+def requests_counted(port: int, route: str) -> int:
+    """The server's own count of answered requests on `route` (every method and status), from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "verdicts_http_requests_total" and sample.labels["route"] == route
+        )
+    )
+
+
+def metrics_hidden_status(port: int) -> int:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
+
+
 def start_server(port: int, env: dict[str, str], kind: str = "gunicorn-sync") -> subprocess.Popen:
     if kind == "granian":
         command = [
@@ -255,10 +295,16 @@ def start_server(port: int, env: dict[str, str], kind: str = "gunicorn-sync") ->
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env={**os.environ, "BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESSLOG": "", **env},
+        env={
+            **os.environ,
+            "BIND": f"127.0.0.1:{port}",
+            "GUNICORN_ACCESSLOG": "",
+            "METRICS_TOKEN": METRICS_TOKEN,
+            **env,
+        },
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a busy shared machine can take a while to boot four servers
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/baseline/", timeout=2)
@@ -299,7 +345,7 @@ def copy_database(source_url: str, name: str) -> str:
     return f"{server_url}/{name}"
 
 
-def measure(phases: list[Phase], args: argparse.Namespace, env: dict[str, str]) -> None:
+def measure(phases: list[Phase], cases: list[Case], args: argparse.Namespace, env: dict[str, str]) -> None:
     """Both phases' servers run side by side and every run goes through every case of
     every phase in turn, so a slow minute on a shared machine falls on all of them."""
     servers = {
@@ -317,13 +363,22 @@ def measure(phases: list[Phase], args: argparse.Namespace, env: dict[str, str]) 
         for kind, port in phase.ports.items()
     }
     try:
+        for phase in phases:
+            phase.metrics_hidden = {kind: metrics_hidden_status(port) for kind, port in phase.ports.items()}
         for run in range(args.runs):
             for phase in phases:
-                for case in CASES:
-                    url = f"http://127.0.0.1:{phase.ports[case.server]}{case.path}"
-                    result = run_wrk(url, case, args, env)
+                for case in cases:
+                    port = phase.ports[case.server]
+                    before = requests_counted(port, case.route)
+                    result = run_wrk(f"http://127.0.0.1:{port}{case.path}", case, args, env)
+                    time.sleep(0.5)  # the requests wrk left in flight finish
+                    result.counted = requests_counted(port, case.route) - before - (1 if case.revalidate else 0)
                     phase.results.setdefault(case.name, []).append(result)
-                    print(f"  run {run + 1} {phase.name} {case.name:<22} {result.rps:9.1f} req/s", file=sys.stderr)
+                    print(
+                        f"  run {run + 1} {phase.name} {case.name:<22} {result.rps:9.1f} req/s; "
+                        f"wrk sent {result.requests}, /metrics counted {result.counted}",
+                        file=sys.stderr,
+                    )
         for phase in phases:
             phase.peak_mb = [mb for kind in phase.ports for mb in worker_peak_rss_mb(servers[phase.name, kind])]
     finally:
@@ -332,24 +387,35 @@ def measure(phases: list[Phase], args: argparse.Namespace, env: dict[str, str]) 
             server.wait(timeout=30)
 
 
-def report(phases: list[Phase]) -> list[str]:
+def metrics_gap_ok(result: Result, connections: int) -> bool:
+    extra = result.counted - result.requests
+    return 0 <= extra <= max(MAX_METRICS_GAP * result.requests, connections)
+
+
+def report(phases: list[Phase], connections: int) -> list[str]:
     """Print the table; return the targets missed."""
     for phase in phases:
         print(f"\n{phase.name}")
-        print(f"{'case':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>9}{'queries':>9}")
+        print(
+            f"{'case':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>9}{'queries':>9}"
+            f"{'wrk sent':>10}{'/metrics':>10}"
+        )
         for name, runs in phase.results.items():
+            ratio = f"{phase.ratio(name):>8.3f}x" if "baseline" in phase.results else f"{'-':>9}"
             print(
                 f"{name:<24}{phase.rps(name):>10.1f}{statistics.median(r.p50_ms for r in runs):>9.2f}"
                 f"{statistics.median(r.p99_ms for r in runs):>9.2f}{sum(r.errors for r in runs):>8}"
-                f"{phase.ratio(name):>8.3f}x{phase.queries.get(name, '-'):>9}"
+                f"{ratio}{phase.queries.get(name, '-'):>9}"
+                f"{sum(r.requests for r in runs):>10}{sum(r.counted for r in runs):>10}"
             )
         print(f"peak RSS per worker: {', '.join(f'{mb:.0f} MB' for mb in phase.peak_mb)}")
     checks = [
         (f"{case} >= {bound}x at {phase.name}", phase.ratio(case) >= bound, f"{phase.ratio(case):.3f}x")
         for phase in phases
         for case, bound in TARGETS
+        if case in phase.results and "baseline" in phase.results
     ]
-    if len(phases) == 2:
+    if len(phases) == 2 and all("comparison_uncached" in phase.results for phase in phases):
         zero, million = phases
         flat = million.rps("comparison_uncached") / zero.rps("comparison_uncached")
         checks.append(("comparison uncached at 1M votes >= 0.9x of 0 votes", flat >= 0.9, f"{flat:.3f}x"))
@@ -362,6 +428,19 @@ def report(phases: list[Phase]) -> list[str]:
         )
         errors = sum(r.errors for runs in phase.results.values() for r in runs)
         checks.append((f"no errors at {phase.name}", errors == 0, str(errors)))
+        # The server counted what the load sent (every run of every case), and hides /metrics without the token.
+        results = [r for runs in phase.results.values() for r in runs]
+        gap = max(abs(r.counted - r.requests) / r.requests for r in results)
+        extra = max(r.counted - r.requests for r in results)
+        checks.append(
+            (
+                f"/metrics counts what wrk sent (within 1%, or the {connections} in flight) at {phase.name}",
+                all(metrics_gap_ok(r, connections) for r in results),
+                f"{gap:.3%}, at most {extra} more",
+            )
+        )
+        hidden = sorted(set(phase.metrics_hidden.values()))
+        checks.append((f"/metrics without the token is a 404 at {phase.name}", hidden == [404], str(hidden)))
     print("\ntargets")
     for label, ok, value in checks:
         print(f"  {'ok  ' if ok else 'MISS'} {label}: {value}")
@@ -378,7 +457,11 @@ def main() -> None:
     parser.add_argument("--server", choices=list(SERVERS), default="gunicorn-sync")
     parser.add_argument("--votes", choices=["both", "0"], default="both", help="0: skip the 1M-vote phase")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--cases", help="comma-separated case names to measure (default: all; the targets need baseline)"
+    )
     args = parser.parse_args()
+    cases = [case for case in CASES if not args.cases or case.name in args.cases.split(",")]
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk (make bench installs it)")
 
@@ -407,11 +490,11 @@ def main() -> None:
         for phase in phases:
             use_database(phase.database)
             phase.queries = queries_per_request()
-        measure(phases, args, env)
+        measure(phases, cases, args, env)
         for phase in phases:
             use_database(phase.database)
             print(f"\n{phase.name}: {check_counters()}")
-        missed = report(phases)
+        missed = report(phases, args.connections)
         print(f"\n{args.server}, {args.workers} workers; benchmark took {time.monotonic() - started:.0f} s")
         if args.json:
             args.json.write_text(

@@ -10,4 +10,4 @@ def baseline(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"slug": "baseline", "ship_rate": 0.75})
 
 
-urlpatterns = [path("bench/baseline/", baseline), *api_urlpatterns]
+urlpatterns = [path("bench/baseline/", baseline, name="bench-baseline"), *api_urlpatterns]

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 
-from compare_api import failures
+from compare_api import failures, metrics
 from compare_api.breakers import CircuitBreaker
 from compare_api.renderers import render_json
 from compare_api.slugs import split_comparison_slug
@@ -180,7 +180,9 @@ def cached_read(request: Request, build: Callable[[], object]) -> HttpResponse:
         tokens, entry = looked_up
         if entry is not None and entry[0] == tokens:
             _, etag, body = entry
+            metrics.count_cache_lookup("view", "hit")
             return respond(request, body, etag)
+        metrics.count_cache_lookup("view", "miss")
     body = render_json(build())
     etag = etag_for(body)
     if looked_up is not None:

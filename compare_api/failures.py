@@ -13,6 +13,8 @@ import logging
 import threading
 import time
 
+from compare_api import metrics
+
 logger = logging.getLogger("compare_api.failures")
 
 LOG_INTERVAL = 10.0  # seconds between lines of one failure class
@@ -54,6 +56,7 @@ _log = RateLimitedLog(LOG_INTERVAL)
 def report(source: str, exc: BaseException, what: str) -> None:
     """`source` ("database", "redis") failed with `exc`; `what` says what the API did about it."""
     key = failure_class(source, exc)
+    metrics.count_failure(source, key.partition(":")[2])  # every failure counts, logged or held back
     held = _log.admit(key)
     if held is None:
         return

@@ -17,7 +17,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from rest_framework.settings import api_settings
 
-from compare_api import caching
+from compare_api import caching, metrics
 from compare_api.cache import RedisCache
 from compare_api.throttling import (
     RateLimit,
@@ -91,6 +91,8 @@ class CachedReadMiddleware:
         if entry is None or None in tokens or entry[0] != tokens:
             return None
         _, etag, body = entry
+        request.fast_path = True  # for the metrics' route label (compare_api.operations)
+        metrics.count_cache_lookup("fastpath", "hit")
         response = caching.respond(request, body, etag)
         for name, value in rate_limit.headers.items():
             response[name] = value

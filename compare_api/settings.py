@@ -5,12 +5,15 @@ lists them. Without any, the project runs against a SQLite file in the project
 directory, which is what `make run` and `make test` use.
 """
 
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from compare_api.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, metrics and the operations endpoints see every answer.
+    "compare_api.operations.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "compare_api.middleware.RejectNulBytesMiddleware",
@@ -412,12 +417,13 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # the send fails after this and is retried later (compare_api/tasks.py).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # An outage's 503s: one line per cause per interval, not a traceback per request (compare_api/failures.py).
-    "filters": {"service_unavailable": {"()": "compare_api.failures.ServiceUnavailableLogFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django.request": {"filters": ["service_unavailable"]}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404 to everyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Every line carries the request id; LOG_FORMAT=json writes one JSON object a line (compare_api/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json.")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # a Python warning is a log line too, not raw text on stderr

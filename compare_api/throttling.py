@@ -34,6 +34,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from compare_api import metrics
 from compare_api.caching import breaker
 
 if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLASSES
@@ -197,6 +198,7 @@ class WindowRateThrottle(BaseThrottle):
             reset = window_reset(now, period)
             record(request._request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=reset))
             if count > limit:
+                metrics.count_rate_limited(scope)
                 allowed, self.reset = False, max(self.reset, reset)
         return allowed
 

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -68,10 +69,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
+def gunicorn_server(*, workers: int = 4, log_file: Path | None = None, **env: str) -> Iterator[str]:
     """The production server (gunicorn.conf.py) on the test database; yields its base URL.
 
     Needs a transactional test: the server's processes only see committed rows.
+    `log_file` receives the server's stderr and stdout (its log); otherwise stderr is kept for a failed start.
     """
     port = free_port()
     server_env = {
@@ -85,12 +87,13 @@ def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
         "GUNICORN_ACCESSLOG": "",
         **env,
     }
+    log = open(log_file, "wb") if log_file else None  # noqa: SIM115 (closed with the server)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"],
         cwd=settings.BASE_DIR,
         env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log or subprocess.DEVNULL,
+        stderr=log or subprocess.PIPE,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -101,7 +104,8 @@ def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}") from None
+                    output = log_file.read_text() if log_file else process.stderr.read().decode()
+                    raise RuntimeError(f"gunicorn did not start: {output[-2000:]}") from None
                 time.sleep(0.2)
         yield base_url
     finally:
@@ -111,6 +115,8 @@ def gunicorn_server(*, workers: int = 4, **env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if log:
+            log.close()
 
 
 def http(method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict]:

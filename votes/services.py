@@ -28,7 +28,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from compare_api import caching, failures
+from compare_api import caching, failures, metrics
 from compare_api.breakers import Cooldown
 from compare_api.compiled import CompiledQuery
 from compare_api.exceptions import LOCK_NOT_AVAILABLE, sqlstate
@@ -39,6 +39,11 @@ from votes.models import Subscriber, SubscriberStatus, Vote, Voter
 from votes.tasks import email_send, newsletter_confirmation_send
 
 logger = logging.getLogger(__name__)
+
+
+def _count(outcome: str) -> None:
+    """Count a vote write in the metrics once it has committed (at once outside a transaction)."""
+    transaction.on_commit(lambda: metrics.count_vote(outcome))
 
 
 @dataclass(frozen=True)
@@ -271,8 +276,11 @@ def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult
         if earlier_id is None:  # cast by a request that committed while this one waited for the lock
             return _cast_in_steps(voter_id, slug, verdict)
         vote_id, created_at, updated_at = earlier_id, earlier_created, earlier_updated
-    elif counted:  # an uncounted vote changes no document
-        caching.bump(caching.VOTES, caching.tool_version(slug))
+        _count("repeat")
+    else:
+        if counted:  # an uncounted vote changes no document
+            caching.bump(caching.VOTES, caching.tool_version(slug))
+        _count("created" if created else "changed")
     vote = Vote(
         id=vote_id,
         voter_id=voter_id,
@@ -304,10 +312,13 @@ def _cast_in_steps(voter_id: int, slug: str, verdict: str) -> VoteResult:
             created_at=now,
             updated_at=now,
         )
+        _count("created")
         return VoteResult(vote=vote, created=True, community=_move_counters(tool, {verdict: 1} if counts else {}))
     if vote.verdict == verdict:
+        _count("repeat")
         return VoteResult(vote=vote, created=False, community=tool.community)
     _execute(_CHANGE_VOTE, [verdict, stamp, vote.pk])
+    _count("changed")
     community = _move_counters(tool, {vote.verdict: -1, verdict: 1} if vote.counted else {})
     vote.verdict, vote.updated_at = verdict, now
     return VoteResult(vote=vote, created=False, community=community)
@@ -329,6 +340,7 @@ def _withdraw(voter_id: int, slug: str) -> VoteResult:
     if vote is None:
         return VoteResult(vote=None, created=False, community=tool.community)
     _execute(_DELETE_VOTE, [vote.pk])
+    _count("withdrawn")
     return VoteResult(
         vote=vote, created=False, community=_move_counters(tool, {vote.verdict: -1} if vote.counted else {})
     )
