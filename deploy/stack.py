@@ -28,9 +28,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -134,12 +135,19 @@ def nginx_command(
 
 def start_nginx(*, log_dir: Path | None = None, process_group: int = 0, **options: object) -> subprocess.Popen:
     """nginx_command(), started (in its own process group unless told which to join)."""
-    return subprocess.Popen(
-        nginx_command(log_dir=log_dir, **options),
-        stdin=subprocess.DEVNULL,
-        stderr=(log_dir / "nginx-error.log").open("ab") if log_dir else None,
-        process_group=process_group,
-    )
+    command = nginx_command(log_dir=log_dir, **options)
+    with _log_file(log_dir, "nginx-error.log") as log:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=log, process_group=process_group)
+
+
+@contextlib.contextmanager
+def _log_file(log_dir: Path | None, name: str) -> Iterator[IO[bytes] | None]:
+    """A log file for a child to inherit (closed here once it has), or None: the terminal."""
+    if log_dir is None:
+        yield None
+        return
+    with (log_dir / name).open("ab") as log:
+        yield log
 
 
 def django_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -190,7 +198,7 @@ class Stack:
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        """SIGTERM to the whole process group (gunicorn and nginx stop gracefully), SIGKILL after STOP_TIMEOUT."""
+        """SIGTERM to the process group (gunicorn finishes its requests, nginx stops); SIGKILL after STOP_TIMEOUT."""
         if self.processes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process_group, signal.SIGTERM)
@@ -216,7 +224,7 @@ def wait_until_answering(url: str, stack: Stack | None = None, timeout: float = 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=10) as response:  # workers may still be booting
                 if response.status == 200:
                     return
         except (OSError, urllib.error.HTTPError):
@@ -254,22 +262,18 @@ def start_stack(
     socket_path = run_dir / "gunicorn.sock"
     stack = Stack(url=f"http://127.0.0.1:{port}", run_dir=run_dir, log_dir=log_dir, _own_run_dir=own_run_dir)
 
-    def output(name: str) -> dict:
-        if log_dir is None:
-            return {}
-        log = (log_dir / name).open("ab")
-        return {"stdout": log, "stderr": subprocess.STDOUT}
-
     try:
         # The first process leads the group the others join, so one killpg stops them all.
-        stack.processes["gunicorn"] = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env={**env, "BIND": f"unix:{socket_path}"},
-            stdin=subprocess.DEVNULL,
-            process_group=0,
-            **output("gunicorn.log"),
-        )
+        with _log_file(log_dir, "gunicorn.log") as log:
+            stack.processes["gunicorn"] = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "compare_api.wsgi", "--config", "gunicorn.conf.py"],
+                cwd=ROOT,
+                env={**env, "BIND": f"unix:{socket_path}"},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT if log else None,
+                process_group=0,
+            )
         stack.processes["nginx"] = start_nginx(
             run_dir=run_dir,
             listen=f"{host}:{port}",
@@ -280,14 +284,16 @@ def start_stack(
             process_group=stack.process_group,
         )
         if worker:
-            stack.processes["worker"] = subprocess.Popen(
-                [sys.executable, *WORKER_COMMAND],
-                cwd=ROOT,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                process_group=stack.process_group,
-                **output("worker.log"),
-            )
+            with _log_file(log_dir, "worker.log") as log:
+                stack.processes["worker"] = subprocess.Popen(
+                    [sys.executable, *WORKER_COMMAND],
+                    cwd=ROOT,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT if log else None,
+                    process_group=stack.process_group,
+                )
         deadline = time.monotonic() + 30
         while not socket_path.exists() and stack.failed() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # gunicorn creates it before its workers boot; nginx would only log refusals
