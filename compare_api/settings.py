@@ -40,7 +40,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
-    # First, so its runserver (JSON answers to malformed requests) wins over staticfiles' and WhiteNoise's.
+    # First, so its commands win: runserver (JSON answers to malformed requests) over staticfiles' and
+    # WhiteNoise's, db_worker (compare_api/management/commands/) over django_tasks_db's, which it wraps.
     "compare_api",
     "compare_api.admin_apps.StaffAdminConfig",  # django.contrib.admin, with two-factor login for staff
     "django.contrib.auth",
@@ -57,8 +58,6 @@ INSTALLED_APPS = [
     "corsheaders",
     "knox",
     "rest_framework_api_key",
-    # Before django_tasks_db: our `db_worker` (compare_api/management/commands/) wraps the library's.
-    "compare_api",
     "django_tasks",
     "django_tasks_db",
     "axes",
