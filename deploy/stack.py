@@ -43,7 +43,8 @@ TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 DEFAULT_STATIC_ROOT = ROOT / "staticfiles"
 # Answered by Django through the whole stack without touching a rate limit.
 READY_PATH = "/admin/login/"
-WORKER_COMMAND = ["manage.py", "db_worker"]
+# Never the autoreloader in the stack (db_worker reloads under DEBUG by default).
+WORKER_COMMAND = ["manage.py", "db_worker", "--no-reload"]
 WORKER_PACKAGE = "django_tasks_db"
 STOP_TIMEOUT = 15.0
 

@@ -98,7 +98,7 @@ def test_only_nginx_is_published_and_it_fronts_gunicorn(compose: dict[str, Any])
 
 def test_web_and_worker_run_behind_one_proxy_with_the_same_settings(compose: dict[str, Any]) -> None:
     web, worker = compose["services"]["web"], compose["services"]["worker"]
-    assert worker["command"] == ["python", "manage.py", "db_worker"]
+    assert worker["command"] == ["python", "manage.py", "db_worker", "--no-reload"]
     assert web["environment"] is worker["environment"]  # one YAML anchor
     assert web["environment"]["NUM_PROXIES"] == "1"
     assert web["healthcheck"]["test"][-1].endswith("urlopen('http://127.0.0.1:8000/readyz', timeout=5)")
