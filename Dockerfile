@@ -1,5 +1,6 @@
-# The comparison API, served by gunicorn. docker-compose.yml runs migrations
-# and the idempotent seed before starting it; see the `web` service there.
+# The comparison API: gunicorn by default; the same image runs nginx in front of it
+# (`python -m deploy.stack nginx`) and the task worker. docker-compose.yml runs
+# migrations and the idempotent seed before gunicorn; see the `web` service there.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /app
+
+# Debian's nginx, for the compose `nginx` service (it serves /app/staticfiles itself).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so code changes don't reinstall them. PyICU (the username
 # confusable check, votes/usernames.py) builds against the system's ICU: the compiler

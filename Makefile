@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0 PUBLIC_BASE_URL=http://testserver
 DEV_ENV := DEBUG=1 DOCUMENT_CACHE=1 TASKS_IN_PROCESS_WORKER=1
 
-.PHONY: help install run serve test lint schema bench bench-tools faults clean
+.PHONY: help install run serve stack-tools test lint schema bench bench-tools faults clean
 
 help:
 	@echo "make run    - set up and serve the API on http://127.0.0.1:8000 (SQLite, development settings)"
 	@echo "make test   - run the whole test suite (SQLite unless DATABASE_URL is set)"
-	@echo "make serve  - the production server (gunicorn) on http://127.0.0.1:8000"
+	@echo "make serve  - the production stack (nginx, gunicorn, task worker) on http://127.0.0.1:8000 (PORT)"
 	@echo "make bench  - load and instruction benchmarks against PostgreSQL (see benchmarks/README.md)"
 	@echo "make faults - the fault drills: PostgreSQL restart, Redis outage and pause, row lock, black-holed database, exhausted connection slots"
 	@echo "make lint   - ruff"
@@ -32,13 +32,19 @@ run: install
 	$(DEV_ENV) $(PY) manage.py seed
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
+# The production stack needs nginx (Debian's package), installed when missing.
+stack-tools:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null)
+
 # Production requires PUBLIC_BASE_URL (the links in emails); on one machine it is this one.
 serve: export PUBLIC_BASE_URL ?= http://127.0.0.1:8000
-serve: install
+# nginx on PORT in front of gunicorn on a UNIX socket, plus the task worker (deploy/stack.py).
+serve: install stack-tools
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(VENV)/bin/gunicorn compare_api.wsgi --config gunicorn.conf.py
+	$(PY) -m deploy.stack serve
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
@@ -48,7 +54,7 @@ bench-tools:
 	@command -v wrk >/dev/null && command -v valgrind >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk valgrind >/dev/null)
 
-bench: install bench-tools
+bench: install bench-tools stack-tools
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/instructions.py
 

@@ -12,10 +12,13 @@ the document cache off ("uncached", so every comparison is built from the
 database, as on the first read after a write). wrk drives each case on
 loopback; every run goes through every case of both phases in turn (a slow
 minute on a shared machine falls on all of them) and each figure is the median
-of --runs runs. Prints req/s, p50 and p99 latency, the ratio to the baseline
-view (same server, same phase), SQL queries per request, and each worker's
+of --runs runs. The `*_nginx` cases go through the production stack's nginx
+(deploy/nginx.conf.template, rendered by deploy/stack.py) in front of the same
+cached server, and their ratios are to the baseline through that nginx.
+Prints req/s, p50 and p99 latency, the ratio to the baseline view (same
+server, same phase, same route), SQL queries per request, and each worker's
 peak memory; then the checks against the targets. Exits 1 when a target is
-missed.
+missed. --cases runs some of them (e.g. `--cases comparison_cached_nginx`).
 """
 
 import argparse
@@ -47,6 +50,12 @@ class Case:
     route: str  # its URL name: the route label /metrics counts it under
     script: str | None = None  # a wrk Lua script in benchmarks/
     revalidate: bool = False  # send If-None-Match with the document's current ETag
+    via_nginx: bool = False  # through the stack's nginx in front of the server
+
+    @property
+    def baseline(self) -> str:
+        """The case its ratio is taken to: the bare view on the same route."""
+        return "baseline_nginx" if self.via_nginx else "baseline"
 
 
 CASES = [
@@ -59,7 +68,10 @@ CASES = [
     Case("tool_detail", "cached", "/api/v1/tools/code-llama-4/", "tool-detail"),
     Case("tool_detail_uncached", "uncached", "/api/v1/tools/code-llama-4/", "tool-detail"),
     Case("vote_write", "cached", "/", "tool-vote", script="votes.lua"),
+    Case("baseline_nginx", "cached", "/bench/baseline/", "bench-baseline", via_nginx=True),
+    Case("comparison_cached_nginx", "cached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail", via_nginx=True),
 ]
+CASE_BY_NAME = {case.name: case for case in CASES}
 # (case, minimum ratio to the baseline), from the performance issue.
 TARGETS = [
     ("comparison_cached", 0.6),
@@ -93,6 +105,7 @@ class Phase:
     database: str  # the phase's own database (a copy of the catalogue, with or without 1M votes)
     redis_db: int  # and its own Redis database, so the phases' cached documents stay apart
     ports: dict[str, int]  # server kind ("cached", "uncached") -> port
+    nginx_port: int = 0  # the stack's nginx, in front of the cached server
     results: dict[str, list[Result]] = field(default_factory=dict)
     metrics_hidden: dict[str, int] = field(default_factory=dict)  # server kind -> status of /metrics without the token
     queries: dict[str, int] = field(default_factory=dict)
@@ -102,7 +115,7 @@ class Phase:
         return statistics.median(r.rps for r in self.results[case])
 
     def ratio(self, case: str) -> float:
-        return self.rps(case) / self.rps("baseline")
+        return self.rps(case) / self.rps(CASE_BY_NAME[case].baseline)
 
 
 def _ms(text: str) -> float:
@@ -196,7 +209,7 @@ def add_million_votes() -> float:
     return time.monotonic() - started
 
 
-def queries_per_request() -> dict[str, int]:
+def queries_per_request(cases: list[Case]) -> dict[str, int]:
     """SQL queries each case costs, counted in-process through the whole middleware stack."""
     from django.db import connection
     from django.test import Client, override_settings
@@ -210,7 +223,7 @@ def queries_per_request() -> dict[str, int]:
     voter = AuthToken.objects.exclude(user__votes__tool__slug="code-llama-4").select_related("user").first().user
     _, token = AuthToken.objects.create(user=voter)
     counts: dict[str, int] = {}
-    for case in CASES:
+    for case in cases:
         if case.script:
             request = lambda: client.put(  # noqa: E731
                 "/api/v1/tools/code-llama-4/vote/",
@@ -345,6 +358,30 @@ def copy_database(source_url: str, name: str) -> str:
     return f"{server_url}/{name}"
 
 
+def start_nginx(phase: Phase, run_dir: Path) -> subprocess.Popen:
+    """The production stack's nginx (deploy/stack.py) in front of the phase's cached server."""
+    from deploy.stack import start_nginx as start_stack_nginx
+    from tests.helpers import free_port
+
+    phase.nginx_port = free_port()
+    process = start_stack_nginx(
+        run_dir=run_dir,
+        listen=f"127.0.0.1:{phase.nginx_port}",
+        upstream=f"127.0.0.1:{phase.ports['cached']}",
+        log_dir=run_dir,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{phase.nginx_port}/bench/baseline/", timeout=2)
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"nginx did not start: {(run_dir / 'nginx-error.log').read_text()}") from None
+            time.sleep(0.1)
+
+
 def measure(phases: list[Phase], cases: list[Case], args: argparse.Namespace, env: dict[str, str]) -> None:
     """Both phases' servers run side by side and every run goes through every case of
     every phase in turn, so a slow minute on a shared machine falls on all of them."""
@@ -362,15 +399,21 @@ def measure(phases: list[Phase], cases: list[Case], args: argparse.Namespace, en
         for phase in phases
         for kind, port in phase.ports.items()
     }
+    nginx_dir = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+    proxies = []
     try:
+        if any(case.via_nginx for case in cases):
+            proxies = [start_nginx(phase, nginx_dir / str(index)) for index, phase in enumerate(phases)]
         for phase in phases:
             phase.metrics_hidden = {kind: metrics_hidden_status(port) for kind, port in phase.ports.items()}
         for run in range(args.runs):
             for phase in phases:
                 for case in cases:
+                    # /metrics is scraped from the server itself, also for the cases through nginx.
                     port = phase.ports[case.server]
+                    url = f"http://127.0.0.1:{phase.nginx_port if case.via_nginx else port}{case.path}"
                     before = requests_counted(port, case.route)
-                    result = run_wrk(f"http://127.0.0.1:{port}{case.path}", case, args, env)
+                    result = run_wrk(url, case, args, env)
                     time.sleep(0.5)  # the requests wrk left in flight finish
                     result.counted = requests_counted(port, case.route) - before - (1 if case.revalidate else 0)
                     phase.results.setdefault(case.name, []).append(result)
@@ -382,9 +425,10 @@ def measure(phases: list[Phase], cases: list[Case], args: argparse.Namespace, en
         for phase in phases:
             phase.peak_mb = [mb for kind in phase.ports for mb in worker_peak_rss_mb(servers[phase.name, kind])]
     finally:
-        for server in servers.values():
+        for server in [*proxies, *servers.values()]:
             server.terminate()
             server.wait(timeout=30)
+        shutil.rmtree(nginx_dir, ignore_errors=True)
 
 
 def metrics_gap_ok(result: Result, connections: int) -> bool:
@@ -401,7 +445,7 @@ def report(phases: list[Phase], connections: int) -> list[str]:
             f"{'wrk sent':>10}{'/metrics':>10}"
         )
         for name, runs in phase.results.items():
-            ratio = f"{phase.ratio(name):>8.3f}x" if "baseline" in phase.results else f"{'-':>9}"
+            ratio = f"{phase.ratio(name):>8.3f}x" if CASE_BY_NAME[name].baseline in phase.results else f"{'-':>9}"
             print(
                 f"{name:<24}{phase.rps(name):>10.1f}{statistics.median(r.p50_ms for r in runs):>9.2f}"
                 f"{statistics.median(r.p99_ms for r in runs):>9.2f}{sum(r.errors for r in runs):>8}"
@@ -413,15 +457,16 @@ def report(phases: list[Phase], connections: int) -> list[str]:
         (f"{case} >= {bound}x at {phase.name}", phase.ratio(case) >= bound, f"{phase.ratio(case):.3f}x")
         for phase in phases
         for case, bound in TARGETS
-        if case in phase.results and "baseline" in phase.results
+        if case in phase.results and CASE_BY_NAME[case].baseline in phase.results
     ]
     if len(phases) == 2 and all("comparison_uncached" in phase.results for phase in phases):
         zero, million = phases
         flat = million.rps("comparison_uncached") / zero.rps("comparison_uncached")
         checks.append(("comparison uncached at 1M votes >= 0.9x of 0 votes", flat >= 0.9, f"{flat:.3f}x"))
     for phase in phases:
-        queries = phase.queries["comparison_uncached"]
-        checks.append((f"comparison queries <= 3 at {phase.name}", queries <= MAX_COMPARISON_QUERIES, str(queries)))
+        if "comparison_uncached" in phase.queries:
+            queries = phase.queries["comparison_uncached"]
+            checks.append((f"comparison queries <= 3 at {phase.name}", queries <= MAX_COMPARISON_QUERIES, str(queries)))
         peak = max(phase.peak_mb)
         checks.append(
             (f"peak worker memory < {MAX_WORKER_MB} MB at {phase.name}", peak < MAX_WORKER_MB, f"{peak:.0f} MB")
@@ -457,16 +502,20 @@ def main() -> None:
     parser.add_argument("--server", choices=list(SERVERS), default="gunicorn-sync")
     parser.add_argument("--votes", choices=["both", "0"], default="both", help="0: skip the 1M-vote phase")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument(
-        "--cases", help="comma-separated case names to measure (default: all; the targets need baseline)"
-    )
+    parser.add_argument("--cases", help="comma-separated case names to run (their baselines are added)")
     args = parser.parse_args()
-    cases = [case for case in CASES if not args.cases or case.name in args.cases.split(",")]
+    cases = CASES
+    if args.cases:
+        chosen = set(args.cases.split(","))
+        if unknown := chosen - set(CASE_BY_NAME):
+            parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
+        chosen |= {CASE_BY_NAME[name].baseline for name in chosen}
+        cases = [case for case in CASES if case.name in chosen]
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk (make bench installs it)")
 
     database_url = setup_django(os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/"))
-    from tests.helpers import RedisServer
+    from tests.helpers import RedisServer, free_port
 
     redis = RedisServer()
     redis.start()
@@ -481,15 +530,16 @@ def main() -> None:
             "BENCH_TOKENS": str(token_file),
             "BENCH_SLUGS": ",".join(f"scale-tool-{i:04}" for i in range(1, 999, 7)),
         }
-        phases = [Phase("0 votes", database_url, 0, {"cached": 8765, "uncached": 8766})]
+        # Free ports: other servers (another benchmark, the tests) may share the machine.
+        phases = [Phase("0 votes", database_url, 0, {"cached": free_port(), "uncached": free_port()})]
         if args.votes == "both":
             million = copy_database(database_url, f"{database_url.rsplit('/', 1)[1]}_1m")
-            phases.append(Phase("1M votes", million, 1, {"cached": 8767, "uncached": 8768}))
+            phases.append(Phase("1M votes", million, 1, {"cached": free_port(), "uncached": free_port()}))
             use_database(million)
             print(f"  added 1,000,000 votes in {add_million_votes():.0f} s", file=sys.stderr)
         for phase in phases:
             use_database(phase.database)
-            phase.queries = queries_per_request()
+            phase.queries = queries_per_request(cases)
         measure(phases, cases, args, env)
         for phase in phases:
             use_database(phase.database)

@@ -9,11 +9,7 @@ import sys
 from django.http import HttpRequest, JsonResponse
 
 from compare_api.exceptions import database_failure
-
-
-def error_body(status: int, code: str, detail: str, attr: str | None = None) -> dict:
-    kind = "server_error" if status >= 500 else "client_error"
-    return {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}
+from compare_api.http_errors import error_body
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -3,8 +3,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import http_date
+from rest_framework.response import Response
 
-from compare_api.errors import database_unavailable, error_body
+from compare_api.errors import database_unavailable, not_found
+from compare_api.http_errors import error_body
 
 
 class RateLimitHeadersMiddleware:
@@ -77,3 +79,26 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         return database_unavailable(exception)
+
+
+class DebugJsonNotFoundMiddleware:
+    """Under DEBUG, the JSON 404 in place of Django's HTML technical page, everywhere but the admin.
+
+    Django answers an unknown URL (or an Http404 outside DRF) with handler404
+    only when DEBUG is off; clients of `make run` must see the same JSON as in
+    production. DRF's own answers (the browsable API's pages included) pass untouched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and not isinstance(response, Response)
+            and response.get("Content-Type", "").startswith("text/html")
+            and not request.path.startswith("/admin/")
+        ):
+            return not_found(request)
+        return response

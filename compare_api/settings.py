@@ -43,6 +43,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
+    # First, so its commands win: runserver (JSON answers to malformed requests) over staticfiles' and
+    # WhiteNoise's, db_worker (compare_api/management/commands/) over django_tasks_db's, which it wraps.
+    "compare_api",
     "compare_api.admin_apps.StaffAdminConfig",  # django.contrib.admin, with two-factor login for staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -58,8 +61,6 @@ INSTALLED_APPS = [
     "corsheaders",
     "knox",
     "rest_framework_api_key",
-    # Before django_tasks_db: our `db_worker` (compare_api/management/commands/) wraps the library's.
-    "compare_api",
     "django_tasks",
     "django_tasks_db",
     "axes",
@@ -93,6 +94,9 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out admin login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+if DEBUG:
+    # Django answers an unknown URL with its HTML technical page under DEBUG; clients get JSON.
+    MIDDLEWARE.insert(0, "compare_api.middleware.DebugJsonNotFoundMiddleware")
 
 ROOT_URLCONF = "compare_api.urls"
 
@@ -227,7 +231,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic gathers the files, which nginx serves in the production stack.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

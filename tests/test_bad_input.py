@@ -650,7 +650,9 @@ CATALOG = [
         REGISTER,
         400,
         invalid(("username", "max_length", AFTER_NFKC)),
-        body=('{"username": "' + "\ufb03" * 60 + '", "email": "newcomer@example.com", "password": "a long passphrase 42"}').encode(),
+        body=(
+            '{"username": "' + "\ufb03" * 60 + '", "email": "newcomer@example.com", "password": "a long passphrase 42"}'
+        ).encode(),
     ),
     case(
         "register-fullwidth-look-alike",

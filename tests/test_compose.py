@@ -8,6 +8,7 @@ gunicorn.conf.py. No database is needed.
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
@@ -80,3 +81,33 @@ def test_gunicorn_runs_with_its_config(compose: dict[str, Any]) -> None:
     shell, flag, script = compose["services"]["web"]["command"]
     assert (shell, flag) == ("sh", "-c")
     assert script == "python manage.py migrate --noinput && python manage.py seed && exec " + " ".join(GUNICORN)
+
+
+def test_only_nginx_is_published_and_it_fronts_gunicorn(compose: dict[str, Any]) -> None:
+    services: dict[str, Any] = compose["services"]
+    assert [name for name, service in services.items() if "ports" in service] == ["nginx"]
+    assert services["nginx"]["ports"] == ["8000:8000"]
+    command = services["nginx"]["command"]
+    assert command[:4] == ["python", "-m", "deploy.stack", "nginx"]
+    assert command[command.index("--upstream") + 1] == "web:8000"
+    assert services["web"]["expose"] == ["8000"]
+    assert services["nginx"]["depends_on"] == {"web": {"condition": "service_healthy"}}
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "apt-get install -y --no-install-recommends nginx" in dockerfile
+
+
+def test_web_and_worker_run_behind_one_proxy_with_the_same_settings(compose: dict[str, Any]) -> None:
+    web, worker = compose["services"]["web"], compose["services"]["worker"]
+    assert worker["command"] == ["python", "manage.py", "db_worker", "--no-reload"]
+    assert web["environment"] is worker["environment"]  # one YAML anchor
+    assert web["environment"]["NUM_PROXIES"] == "1"
+    assert web["healthcheck"]["test"][-1].endswith("urlopen('http://127.0.0.1:8000/readyz', timeout=5)")
+
+
+def test_secrets_have_no_defaults(compose: dict[str, Any]) -> None:
+    """Compose refuses to start (`${NAME:?...}`) unless SECRET_KEY and POSTGRES_PASSWORD are set."""
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    uses = re.findall(r"\$\{(SECRET_KEY|POSTGRES_PASSWORD)([^}]*)\}", text)
+    assert {name for name, _ in uses} == {"SECRET_KEY", "POSTGRES_PASSWORD"}
+    assert all(modifier.startswith(":?") for _, modifier in uses), uses
+    assert "change-me" not in text
