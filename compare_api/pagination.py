@@ -32,4 +32,13 @@ class PageNumberPagination(pagination.PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["maximum"] = self.max_page_size
+                parameter["schema"]["default"] = self.page_size
+                parameter["description"] = (
+                    f"Results per page, {self.page_size} by default; larger asks get {self.max_page_size}."
+                )
+            else:
+                # Pages past the last are a 404 anyway; the bound only states what a page number can be.
+                parameter["schema"]["maximum"] = 2147483647
         return parameters

@@ -17,7 +17,7 @@ class RegisterSerializer(serializers.ModelSerializer):
     password = serializers.CharField(
         write_only=True, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
     )
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
 
     class Meta:
         model = User
