@@ -121,11 +121,13 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if status_code in ("413", "415"):
             # Only a body is parsed (or measured): an operation without one never answers these.
             return status_code not in responses and self._has_request_body()
-        if status_code == "403" and status_code not in responses:
-            # A credential can be refused with a 403 (a revoked partner key) on any operation that reads it.
-            if any(getattr(auth, "may_refuse_with_403", False) for auth in self.view.get_authenticators()):
-                return True
+        # A credential can be refused with a 403 (a revoked partner key) on any operation that reads it.
+        if status_code == "403" and status_code not in responses and self._may_refuse_with_403():
+            return True
         return super()._should_add_error_response(responses, status_code)
+
+    def _may_refuse_with_403(self) -> bool:
+        return any(getattr(auth, "may_refuse_with_403", False) for auth in self.view.get_authenticators())
 
     def _get_extra_validation_errors(self) -> dict[str, set[str]]:
         errors = super()._get_extra_validation_errors()
@@ -238,8 +240,8 @@ def postprocess_blank_strings(result: dict, **kwargs: object) -> dict:
             merged = {key: value for key, value in formatted[0].items() if key != "format"}
             node.pop("oneOf")
             node.update(merged)
-            node["description"] = f"An {formatted[0]['format']} address or an empty string. {node.get('description', '')}"
-            node["description"] = node["description"].strip()
+            own = node.get("description", "")
+            node["description"] = f"An {formatted[0]['format']} address or an empty string. {own}".strip()
     return result
 
 
@@ -278,4 +280,3 @@ def postprocess_headers(result: dict, **kwargs: object) -> dict:
     """The response header components the AutoSchema refers to."""
     result["components"]["headers"] = copy.deepcopy(HEADERS)
     return result
-

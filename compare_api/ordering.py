@@ -9,25 +9,28 @@ class NullsLastOrderingFilter(OrderingFilter):
     """`?ordering=-panel_ship_rate` puts tools nobody rated last in either direction,
     and every ordering ends on the primary key so pages never overlap.
 
-    An ordering the view does not offer is a 400 naming the choices (DRF would drop
-    it silently and answer in the default order, which a client cannot tell from
-    the order it asked for). The schema publishes the choices as an enum.
+    `ordering` is one of the view's choices, as the schema's enum says; anything else
+    (an unknown field, an empty value, DRF's comma-joined lists) is a 400 naming the
+    choices. DRF would drop what it does not know and answer in the default order,
+    which a client cannot tell from the order it asked for.
     """
 
     def choices(self, queryset: QuerySet, view: APIView) -> list[str]:
-        fields = [name for name, _ in self.get_valid_fields(queryset, view, {"request": getattr(view, "request", None)})]
+        context = {"request": getattr(view, "request", None)}
+        fields = [name for name, _ in self.get_valid_fields(queryset, view, context)]
         return [order for name in fields for order in (name, f"-{name}")]
 
-    def remove_invalid_fields(self, queryset: QuerySet, fields: list[str], view: APIView, request: Request) -> list:
+    def get_ordering(self, request: Request, queryset: QuerySet, view: APIView) -> list[str]:
+        value = request.query_params.get(self.ordering_param)
+        if value is None:
+            return self.get_default_ordering(view)
         choices = self.choices(queryset, view)
-        unknown = [field for field in fields if field not in choices]
-        if unknown:
+        if value not in choices:
             refusal = ErrorDetail(
-                f"Unknown ordering {unknown[0]!r}: use one of {', '.join(choices)} (several joined by commas).",
-                code="invalid_choice",
+                f"Unknown ordering {value!r}: use one of {', '.join(choices)}.", code="invalid_choice"
             )
             raise ValidationError({self.ordering_param: [refusal]})
-        return fields
+        return [value]
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: APIView) -> QuerySet:
         if getattr(view, "detail", False):
@@ -51,8 +54,7 @@ class NullsLastOrderingFilter(OrderingFilter):
                 "name": self.ordering_param,
                 "required": False,
                 "in": "query",
-                "description": f"Sort order; `-` sorts descending (default: `{default}`). Several may be joined "
-                "by commas. Any other value is a 400.",
+                "description": f"Sort order; `-` sorts descending (default: `{default}`). Any other value is a 400.",
                 "schema": {"type": "string", "enum": self.choices(view.get_queryset(), view)},
             }
         ]

@@ -4,10 +4,12 @@ from rest_framework.request import Request
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """Pages of 25 by default; `?page_size=` from 1 to 100 (larger asks get 100).
+    """Pages of 25 by default; `?page_size=` from 1 to 100.
 
-    A page size that is not a whole number from 1 up is refused like a page
-    that does not exist (DRF's "Invalid page." 404), not silently replaced.
+    A page size that is not a whole number from 1 to 100 is refused like a page
+    that does not exist (DRF's "Invalid page." 404), not silently replaced: the
+    schema publishes the bound, and a client asking for more must not get less
+    without being told.
     """
 
     page_size = 25
@@ -18,9 +20,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
-            raise NotFound("Invalid page size.")
-        return min(int(raw), self.max_page_size)
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise NotFound(f"Invalid page size: use 1 to {self.max_page_size}.")
+        return int(raw)
 
     def get_page_number(self, request: Request, paginator) -> str:
         raw = request.query_params.get(self.page_query_param)
@@ -35,9 +37,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["maximum"] = self.max_page_size
                 parameter["schema"]["default"] = self.page_size
-                parameter["description"] = (
-                    f"Results per page, {self.page_size} by default; larger asks get {self.max_page_size}."
-                )
+                parameter["description"] = f"Results per page, 1 to {self.max_page_size} ({self.page_size} by default)."
             else:
                 # Pages past the last are a 404 anyway; the bound only states what a page number can be.
                 parameter["schema"]["maximum"] = 2147483647

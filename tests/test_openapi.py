@@ -63,8 +63,10 @@ def test_security_schemes_let_generated_clients_authenticate(api) -> None:
         "partnerKey": {
             "type": "apiKey",
             "in": "header",
-            "name": "Authorization",
-            "description": "A partner key, sent as `Authorization: Api-Key <key>`. Staff issue keys in the admin.",
+            "name": "X-API-Key",
+            "description": "A partner key, sent as `X-API-Key: <key>` (or, equivalently, as "
+            "`Authorization: Api-Key <key>`; not both). Staff issue keys in the admin. A revoked or "
+            "expired key is a 403.",
         },
         "voterToken": {
             "type": "http",

@@ -20,9 +20,12 @@ search_errors = extend_validation_errors(["invalid", "null_characters_not_allowe
 @extend_schema_view(
     list=extend_schema(
         summary="List categories",
-        description="Tool categories, with how many published tools each holds, by name unless `ordering` says otherwise.",
+        description="Tool categories, with how many published tools each holds, by name unless "
+        "`ordering` says otherwise.",
     ),
-    retrieve=extend_schema(summary="Get a category", description="One category by slug, with its published tool count."),
+    retrieve=extend_schema(
+        summary="Get a category", description="One category by slug, with its published tool count."
+    ),
 )
 @search_errors
 class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):

@@ -94,7 +94,9 @@ class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
     authentication_classes = [BearerTokenAuthentication]
 
-    @extend_schema(request=None, responses={204: None}, operation_id="auth_logout", summary="Log out (revoke this token)")
+    @extend_schema(
+        request=None, responses={204: None}, operation_id="auth_logout", summary="Log out (revoke this token)"
+    )
     def post(self, request: Request) -> Response:
         request.auth.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

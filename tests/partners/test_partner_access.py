@@ -32,7 +32,7 @@ CHANGELIST = "/admin/partners/partnerkey/"
 KEY_RE = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
 # The throttle's clock, 30 s into a minute window: a test's requests never straddle two windows.
 NOW = 1_800_000_030.0
-MALFORMED = "Malformed API key: send `Authorization: Api-Key <key>`."
+MALFORMED = "Malformed API key: send `X-API-Key: <key>` or `Authorization: Api-Key <key>`."
 REVOKED = "This API key has been revoked or has expired."
 THROTTLED = "Request was throttled. Expected available in 30 seconds."
 
