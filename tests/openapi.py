@@ -39,23 +39,29 @@ def operation_for(document: dict, method: str, path: str) -> dict:
 def json_schema(document: dict, schema: dict) -> dict:
     """An OpenAPI 3.0 schema as JSON Schema (2020-12): `nullable` adds a null alternative,
     boolean exclusive bounds become numbers, refs point at $defs."""
+    key = id(document)
+    if key not in _DEFINITIONS:
+        _DEFINITIONS[key] = (document, _convert(document["components"]["schemas"]))
+    return {**_convert(schema), "$defs": _DEFINITIONS[key][1]}
 
-    def convert(node: object) -> object:
-        if isinstance(node, list):
-            return [convert(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        node = {key: convert(value) for key, value in node.items() if key not in ("example", "discriminator")}
-        if "$ref" in node:
-            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
-        for bound in ("Maximum", "Minimum"):
-            if node.get(f"exclusive{bound}") is True:  # 3.0's boolean form
-                node[f"exclusive{bound}"] = node.pop(bound.lower())
-        if node.pop("nullable", False):
-            return {"anyOf": [node, {"type": "null"}]}
+
+_DEFINITIONS: dict[int, tuple[dict, object]] = {}  # the document is kept so its id is not reused
+
+
+def _convert(node: object) -> object:
+    if isinstance(node, list):
+        return [_convert(item) for item in node]
+    if not isinstance(node, dict):
         return node
-
-    return {**convert(schema), "$defs": convert(document["components"]["schemas"])}
+    node = {key: _convert(value) for key, value in node.items() if key not in ("example", "discriminator")}
+    if "$ref" in node:
+        node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
+    for bound in ("Maximum", "Minimum"):
+        if node.get(f"exclusive{bound}") is True:  # 3.0's boolean form
+            node[f"exclusive{bound}"] = node.pop(bound.lower())
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
 
 
 def resolve(document: dict, node: dict) -> dict:
