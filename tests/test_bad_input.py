@@ -62,7 +62,9 @@ INVALID_PAGE = error("not_found", "Invalid page.")
 NUL_QUERY = error("invalid_query", "The query string may not contain NUL bytes.")
 NO_CREDENTIALS = error("not_authenticated", "Authentication credentials were not provided.")
 BAD_TOKEN = error("authentication_failed", "Invalid token.")
-BAD_KEY = error("authentication_failed", "Malformed API key: send `X-API-Key: <key>` or `Authorization: Api-Key <key>`.")
+BAD_KEY = error(
+    "authentication_failed", "Malformed API key: send `X-API-Key: <key>` or `Authorization: Api-Key <key>`."
+)
 TOO_LARGE = error("request_too_large", "The request body is too large.")
 SAME_TOOL = invalid(("pair", "invalid", "Compare two different tools."))
 BAD_LINK = invalid(("token", "invalid", "This link is invalid or has expired."))
