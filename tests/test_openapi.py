@@ -95,3 +95,18 @@ def test_redoc_loads_nothing_from_another_host(api) -> None:
     assert 'spec-url="/api/schema/"' in page
     for asset in re.findall(r"""src=["'](/static/[^"']+)["']""", page):
         assert api.get(asset).status_code == 200, asset
+
+
+@pytest.mark.django_db
+def test_the_schema_is_built_once_per_process(api, monkeypatch) -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    from compare_api import docs
+
+    built = []
+    original = SchemaGenerator.get_schema
+    monkeypatch.setattr(docs, "_schemas", {})
+    monkeypatch.setattr(SchemaGenerator, "get_schema", lambda self, **kw: built.append(1) or original(self, **kw))
+    first, second = api.get("/api/schema/"), api.get("/api/schema/")
+    assert (first.status_code, second.status_code, len(built)) == (200, 200, 1)
+    assert first.content == second.content
