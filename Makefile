@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
 # Tests never need a real secret; production must set SECRET_KEY itself.
-TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0 PUBLIC_BASE_URL=http://testserver
+TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0 PUBLIC_BASE_URL=http://127.0.0.1:8000
 DEV_ENV := DEBUG=1 DOCUMENT_CACHE=1 TASKS_IN_PROCESS_WORKER=1
 
 .PHONY: help install run serve stack-tools test lint schema bench bench-tools faults clean

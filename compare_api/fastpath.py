@@ -5,7 +5,7 @@ this middleware answers them in one round trip: a single pipeline counts the
 request against the client's per-IP limit (the same counter TierRateThrottle
 uses) and fetches the current version tokens with the cached entry. A fresh
 entry is the response (or a 304); anything else — a miss, a stale entry, a
-request with credentials, Redis unreachable — goes on to the view as usual,
+request with credentials (Authorization or X-API-Key), Redis unreachable — goes on to the view as usual,
 which then does not count the request a second time.
 """
 
@@ -47,7 +47,10 @@ class CachedReadMiddleware:
         if (
             request.method in ("GET", "HEAD")
             and request.path.startswith(CACHED_PREFIXES)
+            # Any credential (a voter token, a partner key in either header) is the view's business:
+            # it sets the caller's limit and may be refused; only anonymous reads are answered here.
             and "HTTP_AUTHORIZATION" not in request.META
+            and "HTTP_X_API_KEY" not in request.META
             and _accepts_json(request.META.get("HTTP_ACCEPT"))
             and settings.DOCUMENT_CACHE
             and caching.breaker.available()

@@ -251,6 +251,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "partners.auth.ApiKeyAuthentication",
         "votes.auth.BearerTokenAuthentication",
+        # Last: an Authorization header neither of the above took is a 401, not anonymous service.
+        "compare_api.authentication.RejectUnknownAuthorization",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["compare_api.throttling.TierRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -285,14 +287,23 @@ REST_FRAMEWORK = {
         "compare_api.ordering.NullsLastOrderingFilter",
     ],
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "compare_api.openapi.AutoSchema",
 }
 
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "compare_api.exceptions.ApiExceptionHandler",
     # 500s are logged by Django and answered in the same JSON shape.
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
+    # Documented where they can occur (compare_api/openapi.py): 413 and 503 besides the package's own.
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "413", "415", "429", "500", "503"],
+    "ERROR_SCHEMAS": {
+        "413": "compare_api.openapi.ErrorResponse413Serializer",
+        "503": "compare_api.openapi.ErrorResponse503Serializer",
+    },
 }
+
+# Where clients reach this API: the schema's `servers` entry (and links in emails).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # Request bodies here are small JSON documents (and admin forms); larger is a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
@@ -323,11 +334,37 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
+        "ErrorCode413Enum": "compare_api.openapi.ErrorCode413Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        "ErrorCode503Enum": "compare_api.openapi.ErrorCode503Enum.choices",
         "PricingTierEnum": "tools.models.PricingTier.choices",
         "VerdictEnum": "tools.models.Verdict.choices",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "SERVERS": [
+        {
+            "url": PUBLIC_BASE_URL,
+            "description": "This deployment's PUBLIC_BASE_URL (local development by default; production sets its own).",
+            "x-internal": False,
+        }
+    ],
+    "TAGS": [
+        {"name": "auth", "description": "Voter accounts: register, exchange a password for a bearer token, log out."},
+        {"name": "categories", "description": "Tool categories, with how many published tools each holds."},
+        {"name": "comparisons", "description": "Side-by-side documents for any two published tools."},
+        {"name": "newsletter", "description": "Weekly AI Tool Verdicts: sign up, confirm, unsubscribe."},
+        {"name": "reviewers", "description": "The expert panel and its reviews."},
+        {"name": "tools", "description": "Published tools with their tallies, reviews, and the caller's own vote."},
+        {"name": "vendors", "description": "The companies behind the tools."},
+    ],
+    # Rules applied to every operation, so new ones are covered (compare_api/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "compare_api.openapi.postprocess_nullable_enums",
+        "compare_api.openapi.postprocess_blank_strings",
+        "compare_api.openapi.postprocess_request_component_names",
+        "compare_api.openapi.postprocess_integers",
+        "compare_api.openapi.postprocess_headers",
+    ],
 }
 
 # Shared by every server process when REDIS_URL is set: throttle counters now,
@@ -381,7 +418,7 @@ PARTNER_USAGE_FLUSH_SECONDS = env.int("PARTNER_USAGE_FLUSH_SECONDS", default=10)
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_EXPOSE_HEADERS = ["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
-CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "user-agent"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "user-agent", "x-api-key"]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 # Background work (mail now; webhooks, snapshots, scheduled publishing later) is

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from compare_api.docs import RedocView, SchemaView, SwaggerView
+from compare_api.docs import RedocView, SchemaView, SwaggerView, redoc_bundle_view
 from reviews import urls as reviews_urls
 from tools import urls as tools_urls
 from votes import urls as votes_urls
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/redoc.standalone.js", redoc_bundle_view, name="redoc-bundle"),
     path("admin/", admin.site.urls),
 ]
 

@@ -94,7 +94,9 @@ def comparison_get(*, left: str, right: str) -> dict:
     slug = f"{left}{COMPARISON_SEPARATOR}{right}"
     editorial = EDITORIAL.rows(left_id=left_id, right_id=right_id)
     if editorial:
-        curated_left, title, headline, summary = editorial[0]
+        curated_left, *text = editorial[0]
+        # Editorial text staff left empty is absent, as for an uncurated pair: null, never "".
+        title, headline, summary = (value or None for value in text)
         canonical = slug if curated_left == left_id else f"{right}{COMPARISON_SEPARATOR}{left}"
     else:
         title = headline = summary = None

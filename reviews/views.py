@@ -33,6 +33,12 @@ def _panel_reviews():
     return Review.objects.filter(tool__is_published=True, reviewer__is_active=True).select_related("reviewer", "tool")
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List the panel", description="The active reviewers in panel order, each with a lens."),
+    retrieve=extend_schema(
+        summary="Get a reviewer", description="One active reviewer by slug, with review and ship counts."
+    ),
+)
 class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """The panel: active reviewers in panel order, each with a lens."""
 
@@ -45,7 +51,12 @@ class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = SLUG_SEGMENT
     filter_backends: list = []
 
-    @extend_schema(responses=ReviewSerializer(many=True), operation_id="reviewers_reviews_list")
+    @extend_schema(
+        responses=ReviewSerializer(many=True),
+        operation_id="reviewers_reviews_list",
+        summary="List a reviewer's reviews",
+        description="The reviewer's reviews of published tools, newest first.",
+    )
     @action(detail=True, methods=["get"], serializer_class=ReviewSerializer)
     def reviews(self, request: Request, slug: str) -> HttpResponse:
         """The reviewer's reviews of published tools, newest first."""
@@ -62,6 +73,12 @@ class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
         return cached_read(request, build)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="List a tool's panel reviews",
+        description="The panel's reviews of one published tool, in panel order (one per active reviewer at most).",
+    )
+)
 class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
     """The panel's reviews of one published tool, in panel order (one per active reviewer at most)."""
 
@@ -75,7 +92,11 @@ class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Curated comparisons", description="Pairs staff wrote editorial text for."),
+    list=extend_schema(
+        summary="List curated comparisons",
+        description="Pairs staff wrote editorial text for; any other pair of published tools can be "
+        "compared too (`GET /api/v1/comparisons/{pair}/`).",
+    ),
     retrieve=extend_schema(
         summary="Compare two tools",
         description=(

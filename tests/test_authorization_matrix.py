@@ -95,6 +95,7 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     "schema": DOCS,
     "swagger-ui": DOCS,
     "redoc": DOCS,
+    "redoc-bundle": DOCS,
 }
 KNOWN_BUGS: dict = {}
 

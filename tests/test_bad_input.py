@@ -65,7 +65,7 @@ NO_ROUTE = error("not_found", "No such resource.")  # the URL resolver: no route
 NOT_FOUND = error("not_found", "Not found.")  # a route matched, no published row did
 BAD_PAIR = error("not_found", "A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
 INVALID_PAGE = error("not_found", "Invalid page.")
-INVALID_PAGE_SIZE = error("not_found", "Invalid page size.")
+INVALID_PAGE_SIZE = error("not_found", "Invalid page size: use 1 to 100.")
 # Every paginated list, and characters that are digits to `str.isdigit` or `int` but not ASCII.
 PAGINATED = [
     "/api/v1/categories/",
@@ -86,7 +86,9 @@ UNICODE_DIGITS = [
 NUL_QUERY = error("invalid_query", "The query string may not contain NUL bytes.")
 NO_CREDENTIALS = error("not_authenticated", "Authentication credentials were not provided.")
 BAD_TOKEN = error("authentication_failed", "Invalid token.")
-BAD_KEY = error("authentication_failed", "Malformed API key: send `Authorization: Api-Key <key>`.")
+BAD_KEY = error(
+    "authentication_failed", "Malformed API key: send `X-API-Key: <key>` or `Authorization: Api-Key <key>`."
+)
 TOO_LARGE = error("request_too_large", "The request body is too large.")
 SAME_TOOL = invalid(("pair", "invalid", "Compare two different tools."))
 BAD_LINK = invalid(("token", "invalid", "This link is invalid or has expired."))
@@ -778,17 +780,18 @@ def test_bad_input_is_refused_exactly_and_changes_nothing(api: APIClient, voter:
 
 @pytest.mark.parametrize(
     ("page_size", "served"),
-    [("-1", None), ("0", None), ("x", None), ("", None), ("1e3", None), ("101", 100), (str(10**20), 100), ("3", 3)],
+    [("-1", None), ("0", None), ("x", None), ("", None), ("1e3", None), ("101", None), (str(10**20), None)]
+    + [("100", 100), ("3", 3)],
 )
 def test_page_sizes(api: APIClient, page_size: str, served: int | None) -> None:
-    """A page_size that is not a whole number from 1 is refused like a missing page (404);
-    one above the maximum gets the maximum (100)."""
+    """A page_size that is not a whole number from 1 to 100 (the schema's bounds) is refused
+    like a missing page (404), never silently replaced."""
     vendor, category = VendorFactory(), CategoryFactory()
     ToolFactory.create_batch(101, vendor=vendor, category=category)
     response = api.get(f"{TOOLS}?page_size={page_size}")
     if served is None:
         assert response.status_code == 404
-        assert response.json() == error("not_found", "Invalid page size.")
+        assert response.json() == error("not_found", "Invalid page size: use 1 to 100.")
     else:
         assert response.status_code == 200
         assert (response.json()["count"], len(response.json()["results"])) == (101, served)

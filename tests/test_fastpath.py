@@ -63,6 +63,22 @@ def test_requests_with_credentials_go_to_the_view(api, redis_cache) -> None:
     assert response.status_code == 401  # the view authenticated it
 
 
+def test_partner_keys_in_x_api_key_go_to_the_view(api, redis_cache) -> None:
+    """A cached document must not be served to a partner as anonymous: its tier's limit applies,
+    and a revoked key is refused."""
+    from partners.models import PartnerKey
+
+    owner = UserFactory()
+    _, premium = PartnerKey.objects.create_key(name="premium", owner=owner, tier="premium")
+    revoked, revoked_key = PartnerKey.objects.create_key(name="revoked", owner=owner)
+    PartnerKey.objects.filter(pk=revoked.pk).update(revoked=True)
+    api.get(URL)  # cached now
+    response = api.get(URL, HTTP_X_API_KEY=premium)
+    assert (response.status_code, response["RateLimit-Limit"]) == (200, "5000")
+    assert api.get(URL, HTTP_X_API_KEY=revoked_key).status_code == 403
+    assert api.get(URL, HTTP_X_API_KEY="garbage").status_code == 401
+
+
 def test_a_client_that_refuses_json_goes_to_the_view(api, redis_cache) -> None:
     api.get(URL)
     assert api.get(URL, HTTP_ACCEPT="text/html").status_code == 406

@@ -63,8 +63,10 @@ def test_security_schemes_let_generated_clients_authenticate(api) -> None:
         "partnerKey": {
             "type": "apiKey",
             "in": "header",
-            "name": "Authorization",
-            "description": "A partner key, sent as `Authorization: Api-Key <key>`. Staff issue keys in the admin.",
+            "name": "X-API-Key",
+            "description": "A partner key, sent as `X-API-Key: <key>` (or, equivalently, as "
+            "`Authorization: Api-Key <key>`; not both). Staff issue keys in the admin. A revoked or "
+            "expired key is a 403.",
         },
         "voterToken": {
             "type": "http",
@@ -93,3 +95,18 @@ def test_redoc_loads_nothing_from_another_host(api) -> None:
     assert 'spec-url="/api/schema/"' in page
     for asset in re.findall(r"""src=["'](/static/[^"']+)["']""", page):
         assert api.get(asset).status_code == 200, asset
+
+
+@pytest.mark.django_db
+def test_the_schema_is_built_once_per_process(api, monkeypatch) -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    from compare_api import docs
+
+    built = []
+    original = SchemaGenerator.get_schema
+    monkeypatch.setattr(docs, "_schemas", {})
+    monkeypatch.setattr(SchemaGenerator, "get_schema", lambda self, **kw: built.append(1) or original(self, **kw))
+    first, second = api.get("/api/schema/"), api.get("/api/schema/")
+    assert (first.status_code, second.status_code, len(built)) == (200, 200, 1)
+    assert first.content == second.content

@@ -1,4 +1,5 @@
 from django.db.models import Count, Q
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
@@ -16,6 +17,16 @@ _published_tools = Count("tools", filter=Q(tools__is_published=True))
 search_errors = extend_validation_errors(["invalid", "null_characters_not_allowed"], field_name="search")
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List categories",
+        description="Tool categories, with how many published tools each holds, by name unless "
+        "`ordering` says otherwise.",
+    ),
+    retrieve=extend_schema(
+        summary="Get a category", description="One category by slug, with its published tool count."
+    ),
+)
 @search_errors
 class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """Tool categories, with how many published tools each holds."""
@@ -28,6 +39,14 @@ class CategoryViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "tool_count"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List vendors",
+        description="The companies behind the tools, with how many published tools each has, by name "
+        "unless `ordering` says otherwise.",
+    ),
+    retrieve=extend_schema(summary="Get a vendor", description="One vendor by slug, with its published tool count."),
+)
 @search_errors
 class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """The companies behind the tools, with how many published tools each has."""
@@ -40,6 +59,17 @@ class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "tool_count"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List tools",
+        description="Published tools with their pricing and their panel and community tallies, by name unless "
+        "`ordering` says otherwise (tools without a rate sort last either way). Page through with `page` "
+        "until `next` is null.",
+    ),
+    retrieve=extend_schema(
+        summary="Get a tool", description="One published tool by slug, with its pricing and both tallies."
+    ),
+)
 @search_errors
 class ToolViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """Published tools with their panel and community tallies."""

@@ -104,7 +104,7 @@ class TokenView(APIView):
         request=TokenRequestSerializer,
         responses={200: TokenSerializer},
         operation_id="auth_token_create",
-        summary="Log in",
+        summary="Log in (get a bearer token)",
         description="The username may be typed in any case or Unicode spelling of the account's (`ADA` logs in "
         "as `Ada`). Limited per client address (`THROTTLE_LOGIN`, IPv6 by /64) and per account from any "
         "address: after `THROTTLE_LOGIN_ACCOUNT` failures (default 5 per 15 minutes) every attempt for that "
@@ -131,7 +131,9 @@ class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
     authentication_classes = [BearerTokenAuthentication]
 
-    @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
+    @extend_schema(
+        request=None, responses={204: None}, operation_id="auth_logout", summary="Log out (revoke this token)"
+    )
     def post(self, request: Request) -> Response:
         request.auth.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -289,7 +291,12 @@ class VoteView(APIView):
     authentication_classes = [BearerTokenAuthentication]
     throttle_classes = [VoteRateThrottle]
 
-    @extend_schema(responses={200: VoteSerializer}, operation_id="tools_vote_retrieve")
+    @extend_schema(
+        responses={200: VoteSerializer},
+        operation_id="tools_vote_retrieve",
+        summary="Get your vote on a tool",
+        description="Your own vote on the tool, with its community tally; 404 when you have not voted.",
+    )
     def get(self, request: Request, slug: str) -> Response:
         tool = _published_tool(slug)
         vote = Vote.objects.filter(voter=request.user, tool=tool).first()
@@ -301,6 +308,7 @@ class VoteView(APIView):
         request=VoteRequestSerializer,
         responses={200: VoteSerializer, 201: VoteSerializer},
         operation_id="tools_vote_update",
+        summary="Cast or change your vote on a tool",
         description="Cast (201) or change (200) your vote. Repeating a vote changes nothing (200). "
         "Fields other than `verdict` are ignored.",
     )
@@ -323,7 +331,12 @@ class VoteView(APIView):
         created = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(_vote_document(slug, result.vote, result.community), status=created)
 
-    @extend_schema(responses={204: None}, operation_id="tools_vote_destroy")
+    @extend_schema(
+        responses={204: None},
+        operation_id="tools_vote_destroy",
+        summary="Withdraw your vote on a tool",
+        description="Deletes your vote; the tool's community tally drops it. 404 when you have not voted.",
+    )
     def delete(self, request: Request, slug: str) -> Response:
         try:
             result = services.vote_withdraw(voter=request.user, slug=slug)
@@ -362,7 +375,10 @@ class SubscriptionView(APIView):
     throttle_classes = [NewsletterRateThrottle]
 
     @extend_schema(
-        request=SubscriptionRequestSerializer, responses={202: DetailSerializer}, operation_id="newsletter_subscribe"
+        request=SubscriptionRequestSerializer,
+        responses={202: DetailSerializer},
+        operation_id="newsletter_subscribe",
+        summary="Subscribe to the newsletter",
     )
     def post(self, request: Request) -> Response:
         payload = SubscriptionRequestSerializer(data=request.data)
@@ -401,16 +417,40 @@ _token_param = OpenApiParameter("token", str, required=True, description="The to
 _link_responses = {200: DetailSerializer, 400: ValidationErrorResponseSerializer}
 
 
-@extend_schema(responses=_link_responses, parameters=[_token_param], methods=["GET"])
-@extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
+@extend_schema(
+    responses=_link_responses,
+    parameters=[_token_param],
+    methods=["GET"],
+    summary="Confirm a subscription (email link)",
+    description="The confirmation link in the email, as clicked.",
+)
+@extend_schema(
+    request=SubscriptionTokenSerializer,
+    responses={200: DetailSerializer},
+    methods=["POST"],
+    summary="Confirm a subscription",
+    description="The same as the email's link, for a frontend that posts the link's token.",
+)
 @extend_validation_errors(["invalid"], field_name="token", methods=["post"])
 class ConfirmSubscriptionView(_EmailLinkView):
     apply_token = staticmethod(services.newsletter_confirm)
     done = "Subscription confirmed."
 
 
-@extend_schema(responses=_link_responses, parameters=[_token_param], methods=["GET"])
-@extend_schema(request=SubscriptionTokenSerializer, responses={200: DetailSerializer}, methods=["POST"])
+@extend_schema(
+    responses=_link_responses,
+    parameters=[_token_param],
+    methods=["GET"],
+    summary="Unsubscribe (email link)",
+    description="The unsubscribe link in every newsletter email, as clicked.",
+)
+@extend_schema(
+    request=SubscriptionTokenSerializer,
+    responses={200: DetailSerializer},
+    methods=["POST"],
+    summary="Unsubscribe",
+    description="The same as the email's link, for a frontend that posts the link's token.",
+)
 @extend_validation_errors(["invalid"], field_name="token", methods=["post"])
 class UnsubscribeView(_EmailLinkView):
     apply_token = staticmethod(services.newsletter_unsubscribe)

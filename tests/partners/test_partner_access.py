@@ -32,7 +32,7 @@ CHANGELIST = "/admin/partners/partnerkey/"
 KEY_RE = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
 # The throttle's clock, 30 s into a minute window: a test's requests never straddle two windows.
 NOW = 1_800_000_030.0
-MALFORMED = "Malformed API key: send `Authorization: Api-Key <key>`."
+MALFORMED = "Malformed API key: send `X-API-Key: <key>` or `Authorization: Api-Key <key>`."
 REVOKED = "This API key has been revoked or has expired."
 THROTTLED = "Request was throttled. Expected available in 30 seconds."
 
@@ -430,3 +430,36 @@ class TestCors:
         assert response.status_code == 429
         assert response["Access-Control-Allow-Origin"] == self.ORIGIN
         assert "retry-after" in response["Access-Control-Expose-Headers"].lower()
+
+
+class TestHeaders:
+    """`X-API-Key` (what generated clients send) and `Authorization: Api-Key` are the same key;
+    an Authorization header in any other scheme is refused, never served as anonymous."""
+
+    @pytest.mark.parametrize("value", ["{key}", "Api-Key {key}"])
+    def test_x_api_key_is_the_key_at_its_tier(self, api: APIClient, value: str) -> None:
+        _, key = partner_key(tier=Tier.PREMIUM)
+        response = api.get(TOOLS, HTTP_X_API_KEY=value.format(key=key))
+        assert (response.status_code, response["RateLimit-Limit"]) == (200, "5000")
+
+    def test_a_revoked_key_in_x_api_key_is_a_403(self, api: APIClient) -> None:
+        _, key = partner_key(revoked=True)
+        response = api.get(TOOLS, HTTP_X_API_KEY=key)
+        assert (response.status_code, response.json()) == (403, error("permission_denied", REVOKED))
+
+    def test_both_headers_is_a_401(self, api: APIClient) -> None:
+        _, key = partner_key()
+        response = api.get(TOOLS, HTTP_X_API_KEY=key, **api_key(key))
+        assert (response.status_code, response.json()) == (
+            401,
+            error("authentication_failed", "Send one credential: `X-API-Key` or `Authorization`, not both."),
+        )
+
+    @pytest.mark.parametrize(("header", "named"), [("Token abc", "'Token'"), ("abc", "'abc'"), ("", "(empty)")])
+    def test_an_unknown_authorization_scheme_is_a_401(self, api: APIClient, header: str, named: str) -> None:
+        response = api.get(TOOLS, HTTP_AUTHORIZATION=header)
+        assert (response.status_code, response.json(), response["WWW-Authenticate"]) == (
+            401,
+            error("authentication_failed", f"Unknown authorization scheme {named}: use `Api-Key` or `Bearer`."),
+            "Api-Key",
+        )

@@ -51,7 +51,7 @@ class TestSeedComparison:
                 "Which one should you ship with? Here is the side-by-side panel verdict, pricing read, "
                 "reviewer split, and community vote comparison."
             ),
-            "summary": "",
+            "summary": None,  # staff wrote none: absent, as for an uncurated pair
         }
 
     def test_tools_side_by_side(self, document: dict) -> None:

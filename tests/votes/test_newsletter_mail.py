@@ -71,7 +71,7 @@ def smtp_refused(settings) -> None:
 
 
 def _link(kind: str, token: str) -> str:
-    return f"http://testserver/api/v1/newsletter/{kind}/?token={token}"
+    return f"http://127.0.0.1:8000/api/v1/newsletter/{kind}/?token={token}"
 
 
 def _rows() -> list[DBTaskResult]:

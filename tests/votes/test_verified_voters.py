@@ -28,7 +28,7 @@ VERIFY = "/api/v1/auth/verify/"
 RESEND = "/api/v1/auth/verify/resend/"
 SUBSCRIBE = "/api/v1/newsletter/subscriptions/"
 PASSWORD = "analytical-engine-1843"
-LINK = re.compile(r"^(http://testserver/api/v1/auth/verify/)\?token=(\S+)$", re.MULTILINE)
+LINK = re.compile(r"^(http://127\.0\.0\.1:8000/api/v1/auth/verify/)\?token=(\S+)$", re.MULTILINE)
 VERIFIED = {"detail": "Email address verified: your votes count."}
 BAD_LINK = {
     "type": "validation_error",
@@ -120,7 +120,7 @@ class TestRegistration:
             "Hello ada,\n\n"
             "Your community votes count once your email address is confirmed. "
             "Confirm it by opening this link (it works for 48 hours):\n"
-            f"http://testserver/api/v1/auth/verify/?token={token}\n\n"
+            f"http://127.0.0.1:8000/api/v1/auth/verify/?token={token}\n\n"
             "Didn't create an account? Ignore this email: the account's votes will not count.\n"
         )
         assert signing.loads(token, salt=services.VERIFY_SALT) == {"id": user.pk, "email": "ada.lovelace@example.com"}
