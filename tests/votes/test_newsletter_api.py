@@ -30,7 +30,7 @@ BAD_LINK = {
     "type": "validation_error",
     "errors": [{"code": "invalid", "detail": "This link is invalid or has expired.", "attr": "token"}],
 }
-LINK = re.compile(r"http://testserver(/api/v1/newsletter/(confirm|unsubscribe)/)\?token=(\S+)")
+LINK = re.compile(r"http://127\.0\.0\.1:8000(/api/v1/newsletter/(confirm|unsubscribe)/)\?token=(\S+)")
 WEEK = 7 * 24 * 3600
 
 
@@ -114,9 +114,9 @@ class TestSubscribe:
         assert message.body == (
             "New AI tools ship daily. We compare them before you waste an afternoon.\n\n"
             "Confirm your subscription (the link works for 7 days):\n"
-            f"http://testserver{CONFIRM}?token={links['confirm']}\n\n"
+            f"http://127.0.0.1:8000{CONFIRM}?token={links['confirm']}\n\n"
             "Didn't ask for this? Ignore this email, or unsubscribe:\n"
-            f"http://testserver{UNSUBSCRIBE}?token={links['unsubscribe']}\n"
+            f"http://127.0.0.1:8000{UNSUBSCRIBE}?token={links['unsubscribe']}\n"
         )
         payload = {"id": _subscriber().pk, "email": "reader@example.com"}
         assert signing.loads(links["confirm"], salt=services.CONFIRM_SALT) == payload
