@@ -109,7 +109,9 @@ class TestOnPostgreSQL:
             with held(insert):
                 started = time.monotonic()
                 response = api.post(
-                    "/api/v1/auth/register/", {"username": "taken", "password": "correct horse battery"}, format="json"
+                    "/api/v1/auth/register/",
+                    {"username": "taken", "email": "taken@example.com", "password": "correct horse battery"},
+                    format="json",
                 )
                 waited = time.monotonic() - started
         assert response.status_code == 503

@@ -204,15 +204,15 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
 # (staff made by createsuperuser) votes uncounted, with no voter lock to take.
 # `commit_mode` sets synchronous_commit for this statement's own transaction
 # (settings.VOTE_SYNCHRONOUS_COMMIT; see the README on durability), and its lock_timeout
-# (settings.VOTE_LOCK_TIMEOUT). `voter` and `tool` join it, so it has run before either
-# row lock is requested: PostgreSQL locks the rows a join yields, and reads lock_timeout as
-# a wait begins.
+# (settings.VOTE_LOCK_TIMEOUT). `tool` joins it, so it has run before the tool's row lock
+# is requested (PostgreSQL locks the rows a join yields, and reads lock_timeout as a wait
+# begins); the voter's share lock, taken first, waits under the connection's lock_timeout.
 _CAST_SQL = """
 WITH commit_mode AS (
     SELECT set_config('synchronous_commit', %(synchronous_commit)s, true),
         set_config('lock_timeout', %(lock_timeout)s, true)
 ), voter AS MATERIALIZED (
-    SELECT votes_count FROM votes_voter, commit_mode WHERE user_id = %(voter)s FOR SHARE OF votes_voter
+    SELECT votes_count FROM votes_voter WHERE user_id = %(voter)s FOR SHARE
 ), tool AS (
     SELECT tools_tool.id, community_ship_count, community_skip_count, COALESCE(voter.votes_count, false) AS counts
     FROM tools_tool CROSS JOIN commit_mode LEFT JOIN voter ON true
