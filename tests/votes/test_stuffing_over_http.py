@@ -144,7 +144,11 @@ def test_thirty_accounts_from_three_addresses_move_the_tally_only_by_the_one_ver
         }
         subprocess.run(
             [sys.executable, "manage.py", "db_worker", "--batch", "--no-reload"],
-            cwd=settings.BASE_DIR, env=worker_env, check=True, capture_output=True, timeout=120,
+            cwd=settings.BASE_DIR,
+            env=worker_env,
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         messages = _sent(Path(mail_dir))
         assert sorted(message["To"] for message in messages) == sorted(f"{name}@example.com" for name, _, _ in made)
