@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -33,24 +34,38 @@ def bearer(user: AbstractBaseUser) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
+# Each thread may hold a PostgreSQL connection; the server allows 100 in all, and a test's own
+# server processes need some of them.
+MAX_THREADS = 32
+
+
 def run_together(calls: list[Callable[[], T]]) -> list[T | BaseException]:
-    """Run every call in its own thread, all released at once by a barrier; return results or exceptions."""
-    barrier = threading.Barrier(len(calls))
+    """Run the calls on up to MAX_THREADS threads, all released at once by a barrier, each thread
+    taking the next call as it finishes one; return the results or exceptions in call order."""
+    pending = queue.SimpleQueue()
+    for item in enumerate(calls):
+        pending.put(item)
+    barrier = threading.Barrier(min(MAX_THREADS, len(calls)))
     results: list[T | BaseException] = [RuntimeError("not run")] * len(calls)
 
-    def worker(index: int, call: Callable[[], T]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except BaseException as error:  # reported to the test, not swallowed
-            results[index] = error
-        finally:
-            connections.close_all()
+    def worker() -> None:
+        barrier.wait()
+        while True:
+            try:
+                index, call = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = call()
+            except BaseException as error:  # reported to the test, not swallowed
+                results[index] = error
+            finally:
+                connections.close_all()  # each call on a connection of its own, as before
 
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
+    pool = [threading.Thread(target=worker) for _ in range(barrier.parties)]
+    for thread in pool:
         thread.start()
-    for thread in threads:
+    for thread in pool:
         thread.join(timeout=120)
     return results
 
