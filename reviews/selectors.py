@@ -86,6 +86,7 @@ def comparison_get(*, left: str, right: str) -> dict:
     scorecard = []
     for row in SCORECARD.rows(left_id=left_id, right_id=right_id):
         reviewer = dict(zip(REVIEWER_COLUMNS, row[:5], strict=True))
+        reviewer["bio"] = reviewer["bio"] or None
         reviews = [_review(left, *row[5:8]), _review(right, *row[8:11])]
         verdicts = {review["verdict"] for review in reviews}
         split = None not in verdicts and len(verdicts) > 1

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from compare_api.fields import BlankAsNullCharField
 from reviews.models import Comparison, Review, Reviewer
 from tools.models import Verdict
 from tools.serializers import ToolSerializer
@@ -8,6 +9,7 @@ from tools.serializers import ToolSerializer
 class ReviewerRefSerializer(serializers.ModelSerializer):
     # Declared so the schema does not depend on the database's small-integer range.
     position = serializers.IntegerField(min_value=0, max_value=32767, help_text="Order on the panel (scorecard row).")
+    bio = BlankAsNullCharField()
 
     class Meta:
         model = Reviewer
@@ -64,6 +66,8 @@ class ComparisonSerializer(serializers.Serializer):
 
 class CuratedComparisonSerializer(serializers.ModelSerializer):
     slug = serializers.CharField(read_only=True)
+    headline = BlankAsNullCharField()
+    summary = BlankAsNullCharField()
     tools = serializers.SerializerMethodField()
 
     class Meta:

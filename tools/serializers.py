@@ -21,6 +21,7 @@ class VendorRefSerializer(serializers.ModelSerializer):
 
 
 class CategorySerializer(serializers.ModelSerializer):
+    description = BlankAsNullCharField()
     tool_count = serializers.IntegerField(read_only=True, help_text="Published tools in this category.")
 
     class Meta:
@@ -51,6 +52,8 @@ class ToolSerializer(serializers.ModelSerializer):
 
     vendor = VendorRefSerializer()
     category = CategoryRefSerializer()
+    tagline = BlankAsNullCharField()
+    description = BlankAsNullCharField()
     pricing = PricingSerializer(source="*")
     licence = BlankAsNullCharField()
     homepage_url = BlankAsNullCharField()
@@ -113,8 +116,8 @@ def tool_document(row: Mapping) -> dict:
         "name": row["name"],
         "vendor": {"slug": row["vendor__slug"], "name": row["vendor__name"]},
         "category": {"slug": row["category__slug"], "name": row["category__name"]},
-        "tagline": row["tagline"],
-        "description": row["description"],
+        "tagline": row["tagline"] or None,
+        "description": row["description"] or None,
         "pricing": {
             "tier": row["pricing_tier"],
             "label": row["pricing_label"] or PRICING_LABELS[row["pricing_tier"]],

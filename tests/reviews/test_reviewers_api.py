@@ -91,7 +91,7 @@ class TestReviewerList:
                     "slug": "the-futurist",
                     "name": "The Futurist",
                     "lens": "Future thesis",
-                    "bio": "",
+                    "bio": None,
                     "position": 3,
                     "review_count": 2,
                     "ship_count": 2,
@@ -100,7 +100,7 @@ class TestReviewerList:
                     "slug": "the-buyer",
                     "name": "The Buyer",
                     "lens": "Business and buyer",
-                    "bio": "",
+                    "bio": None,
                     "position": 4,
                     "review_count": 2,
                     "ship_count": 0,
@@ -240,7 +240,7 @@ class TestToolReviews:
                     "slug": "the-futurist",
                     "name": "The Futurist",
                     "lens": "Future thesis",
-                    "bio": "",
+                    "bio": None,
                     "position": 3,
                 },
                 "tool": "coder",
@@ -254,7 +254,7 @@ class TestToolReviews:
                     "slug": "the-buyer",
                     "name": "The Buyer",
                     "lens": "Business and buyer",
-                    "bio": "",
+                    "bio": None,
                     "position": 4,
                 },
                 "tool": "coder",
@@ -341,14 +341,14 @@ class TestCuratedComparisons:
                     "slug": "assistant-vs-pilot",
                     "title": "Assistant vs Pilot",
                     "headline": "Which one should you ship with?",
-                    "summary": "",
+                    "summary": None,
                     "tools": ["assistant", "pilot"],
                 },
                 {
                     "slug": "pilot-vs-coder",
                     "title": "Pilot vs Coder",
-                    "headline": "",
-                    "summary": "",
+                    "headline": None,
+                    "summary": None,
                     "tools": ["pilot", "coder"],
                 },
                 {
@@ -382,7 +382,7 @@ class TestCuratedComparisons:
                     "Which one should you ship with? Here is the side-by-side panel verdict, pricing read, "
                     "reviewer split, and community vote comparison."
                 ),
-                "summary": "",
+                "summary": None,
                 "tools": ["code-llama-4", "mistral-large-3"],
             }
         ]

@@ -432,8 +432,8 @@ class TestCategoriesAndVendors:
             "next": None,
             "previous": None,
             "results": [
-                {"slug": "art", "name": "Art", "description": "", "tool_count": 0},
-                {"slug": "chat", "name": "Chat", "description": "", "tool_count": 0},
+                {"slug": "art", "name": "Art", "description": None, "tool_count": 0},
+                {"slug": "chat", "name": "Chat", "description": None, "tool_count": 0},
                 {"slug": "coding", "name": "Coding", "description": "Tools that write code.", "tool_count": 2},
             ],
         }
