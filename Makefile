@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 TEST_ENV := SECRET_KEY=test-only-not-secret DEBUG=0 PUBLIC_BASE_URL=http://127.0.0.1:8000
 DEV_ENV := DEBUG=1 DOCUMENT_CACHE=1 TASKS_IN_PROCESS_WORKER=1
 
-.PHONY: help install run serve stack-tools test lint schema bench bench-tools faults clean
+.PHONY: help install run serve stack-tools test lint schema bench bench-tools faults examples clean
 
 help:
 	@echo "make run    - set up and serve the API on http://127.0.0.1:8000 (SQLite, development settings)"
@@ -18,6 +18,7 @@ help:
 	@echo "make faults - the fault drills: PostgreSQL restart, Redis outage and pause, row lock, black-holed database, exhausted connection slots"
 	@echo "make lint   - ruff"
 	@echo "make schema - rewrite the committed OpenAPI schema (schema.yml) after an API change"
+	@echo "make examples - rewrite the schema's response examples from the seed documents, then the schema"
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +64,11 @@ faults: install
 
 schema: install
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file schema.yml
+
+# The schema's response examples are seed documents as served; rewrite them, then the schema.
+examples: install
+	$(TEST_ENV) WRITE_EXAMPLES=1 $(PY) -m pytest -q tests/test_openapi.py -k response_example
+	$(MAKE) schema
 
 lint: install
 	$(VENV)/bin/ruff check .

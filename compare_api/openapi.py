@@ -9,8 +9,11 @@ remembering to.
 """
 
 import copy
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
+from drf_spectacular.plumbing import build_examples_list
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
@@ -20,6 +23,19 @@ from rest_framework import serializers
 from compare_api.caching import CachedReadMixin
 from compare_api.exceptions import DatabaseUnavailable, RequestTooLarge
 from compare_api.ordering import NullsLastOrderingFilter
+
+
+class SeedExample(OpenApiExample):
+    """A whole 200 response as served from the seed data, list pages included (their page
+    envelope is real, not one drf-spectacular makes up around an item)."""
+
+
+def seed_example(path: Path, name: str) -> SeedExample:
+    """The SeedExample read from `path`; tests/test_openapi.py keeps each file equal to what
+    the server answers (`make examples` rewrites them)."""
+    value = json.loads(path.read_text(encoding="utf-8"))
+    return SeedExample(name, value=value, response_only=True, status_codes=["200"])
+
 
 HEADERS: dict[str, dict] = {
     "RateLimit-Limit": {
@@ -149,6 +165,14 @@ class AutoSchema(StandardizedErrorsAutoSchema):
             get_example_from_exception(RequestTooLarge()),
             get_example_from_exception(DatabaseUnavailable()),
         ]
+
+    def _get_examples(self, serializer, direction, media_type, status_code=None, extras=None) -> dict:
+        examples = super()._get_examples(serializer, direction, media_type, status_code, extras)
+        for example in self.get_examples():
+            if isinstance(example, SeedExample) and direction == "response" and status_code == "200":
+                (named,) = build_examples_list([example]).items()
+                examples[named[0]]["value"] = example.value
+        return examples
 
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction=direction)

@@ -1,11 +1,10 @@
-import json
 from pathlib import Path
 
 from django.db.models import Count, F, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
@@ -13,6 +12,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 
 from compare_api.caching import CachedReadMixin, cached_read
+from compare_api.openapi import seed_example
 from compare_api.slugs import ANY_SEGMENT, SLUG_SEGMENT, split_comparison_slug
 from reviews.models import Comparison, Review, Reviewer
 from reviews.selectors import UnknownTool, comparison_get
@@ -24,8 +24,7 @@ from reviews.serializers import (
 )
 from tools.models import Tool
 
-# The seed comparison as served; a test keeps it equal to the live document.
-COMPARISON_EXAMPLE = Path(__file__).resolve().parent / "openapi_examples" / "comparison.json"
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples"
 
 
 def _panel_reviews():
@@ -34,7 +33,11 @@ def _panel_reviews():
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List the panel", description="The active reviewers in panel order, each with a lens."),
+    list=extend_schema(
+        summary="List the panel",
+        description="The active reviewers in panel order, each with a lens.",
+        examples=[seed_example(EXAMPLES / "reviewers.json", "The seed panel")],
+    ),
     retrieve=extend_schema(
         summary="Get a reviewer", description="One active reviewer by slug, with review and ship counts."
     ),
@@ -114,14 +117,7 @@ class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
             )
         ],
         responses={200: ComparisonSerializer, 400: ValidationErrorResponseSerializer},
-        examples=[
-            OpenApiExample(
-                "The seed comparison",
-                value=json.loads(COMPARISON_EXAMPLE.read_text(encoding="utf-8")),
-                response_only=True,
-                status_codes=["200"],
-            )
-        ],
+        examples=[seed_example(EXAMPLES / "comparison.json", "The seed comparison")],
     ),
 )
 class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

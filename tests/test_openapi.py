@@ -1,5 +1,7 @@
 """The OpenAPI document partners build on, and the offline Swagger UI."""
 
+import json
+import os
 import re
 from pathlib import Path
 
@@ -78,12 +80,26 @@ def test_security_schemes_let_generated_clients_authenticate(api) -> None:
     assert vote["security"] == [{"voterToken": []}]
 
 
+# Each response example in the schema, the file it is read from, and the live document it shows.
+SEED_EXAMPLES = [
+    ("/api/v1/comparisons/{pair}/", "reviews/openapi_examples/comparison.json", "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/"),
+    ("/api/v1/tools/{slug}/", "tools/openapi_examples/tool.json", "/api/v1/tools/code-llama-4/"),
+    ("/api/v1/tools/", "tools/openapi_examples/tools.json", "/api/v1/tools/"),
+    ("/api/v1/reviewers/", "reviews/openapi_examples/reviewers.json", "/api/v1/reviewers/"),
+]
+
+
 @pytest.mark.django_db
-def test_the_comparison_example_is_the_live_seed_document(api, seeded) -> None:
+@pytest.mark.parametrize(("operation", "file", "url"), SEED_EXAMPLES)
+def test_each_response_example_is_the_live_seed_document(api, seeded, operation, file, url) -> None:
+    live = api.get(url).json()
+    if os.environ.get("WRITE_EXAMPLES"):  # `make examples`, after a change to a document
+        (ROOT / file).write_text(json.dumps(live, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return
     schema = yaml.safe_load(api.get("/api/schema/").content)
-    response = schema["paths"]["/api/v1/comparisons/{pair}/"]["get"]["responses"]["200"]
-    example = next(iter(response["content"]["application/json"]["examples"].values()))["value"]
-    assert example == api.get("/api/v1/comparisons/code-llama-4-vs-mistral-large-3/").json()
+    response = schema["paths"][operation]["get"]["responses"]["200"]
+    (example,) = response["content"]["application/json"]["examples"].values()
+    assert example["value"] == json.loads((ROOT / file).read_text(encoding="utf-8")) == live
 
 
 @pytest.mark.django_db

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.db.models import Count, Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -5,11 +7,13 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 
 from compare_api.caching import CachedReadMixin
+from compare_api.openapi import seed_example
 from compare_api.slugs import SLUG_SEGMENT
 from tools.filters import ToolFilter
 from tools.models import Category, Tool, Vendor
 from tools.serializers import TOOL_COLUMNS, CategorySerializer, ToolSerializer, VendorSerializer, tool_document
 
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples"
 _published_tools = Count("tools", filter=Q(tools__is_published=True))
 
 
@@ -65,9 +69,12 @@ class VendorViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
         description="Published tools with their pricing and their panel and community tallies, by name unless "
         "`ordering` says otherwise (tools without a rate sort last either way). Page through with `page` "
         "until `next` is null.",
+        examples=[seed_example(EXAMPLES / "tools.json", "The seed tools")],
     ),
     retrieve=extend_schema(
-        summary="Get a tool", description="One published tool by slug, with its pricing and both tallies."
+        summary="Get a tool",
+        description="One published tool by slug, with its pricing and both tallies.",
+        examples=[seed_example(EXAMPLES / "tool.json", "A seed tool")],
     ),
 )
 @search_errors
