@@ -2,7 +2,14 @@
 
 import pytest
 
-from tests.factories import CategoryFactory, ComparisonFactory, ReviewerFactory, ReviewFactory, ToolFactory, VendorFactory
+from tests.factories import (
+    CategoryFactory,
+    ComparisonFactory,
+    ReviewerFactory,
+    ReviewFactory,
+    ToolFactory,
+    VendorFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -82,7 +82,11 @@ def test_security_schemes_let_generated_clients_authenticate(api) -> None:
 
 # Each response example in the schema, the file it is read from, and the live document it shows.
 SEED_EXAMPLES = [
-    ("/api/v1/comparisons/{pair}/", "reviews/openapi_examples/comparison.json", "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/"),
+    (
+        "/api/v1/comparisons/{pair}/",
+        "reviews/openapi_examples/comparison.json",
+        "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/",
+    ),
     ("/api/v1/tools/{slug}/", "tools/openapi_examples/tool.json", "/api/v1/tools/code-llama-4/"),
     ("/api/v1/tools/", "tools/openapi_examples/tools.json", "/api/v1/tools/"),
     ("/api/v1/reviewers/", "reviews/openapi_examples/reviewers.json", "/api/v1/reviewers/"),
