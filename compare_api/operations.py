@@ -8,7 +8,7 @@ answers three operations endpoints itself, before any other middleware:
 
 - GET /healthz: the process is up and serving; touches nothing else.
 - GET /readyz: the database and Redis each answered within 1 s; 503 naming
-  which did not.
+  which did not (at once, while this process's breaker for it is open).
 - GET /metrics: Prometheus text, only for `Authorization: Bearer <METRICS_TOKEN>`;
   to anyone else it is the 404 of any unknown URL.
 
@@ -30,7 +30,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, get_urlconf, resolve
 
-from compare_api import logs, metrics
+from compare_api import caching, logs, metrics
+from compare_api.breakers import CircuitBreaker
 from compare_api.errors import error_body
 
 logger = logging.getLogger(__name__)
@@ -111,9 +112,19 @@ def _check_postgresql(deadline: float) -> None:
         pgconn.finish()
 
 
+def _breaker_closed(breaker: CircuitBreaker) -> None:
+    """While this process's breaker is open the answer is known: say so at once, without a
+    wait that would hold a worker for READY_TIMEOUT on every probe of an outage."""
+    if not breaker.available():
+        raise NotReady(f"failed this process's last attempt (a background probe retries every {breaker.interval:g} s)")
+
+
 def check_database() -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     if connection.vendor == "postgresql":
+        from compare_api.postgresql.base import connect_breaker
+
+        _breaker_closed(connect_breaker)
         _check_postgresql(deadline)
     else:  # SQLite: a local file, nothing to wait for
         with connection.cursor() as cursor:
@@ -125,6 +136,7 @@ def check_redis() -> None:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    _breaker_closed(caching.breaker)
     client = redis.Redis.from_url(
         settings.REDIS_URL,
         socket_connect_timeout=READY_TIMEOUT,

@@ -19,6 +19,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from compare_api import logs
+from compare_api.breakers import CircuitBreaker
 from compare_api.exceptions import ApiExceptionHandler
 from tests.factories import CategoryFactory, ToolFactory, UserFactory
 from tests.helpers import bearer, free_port, redis_server, requires_postgres
@@ -155,6 +156,36 @@ def test_readyz_names_the_database_within_a_second(api, settings, answers: str) 
     assert elapsed < 1.5
     if answers == "never":
         assert elapsed > 0.9
+
+
+@pytest.mark.parametrize("dependency", ["database", "redis"])
+def test_readyz_answers_at_once_while_a_breaker_is_open(api, settings, dependency: str) -> None:
+    """During an outage probes keep coming: each costs no wait once this process knows."""
+    from compare_api.caching import breaker as redis_breaker
+    from compare_api.postgresql.base import connect_breaker
+
+    breaker = connect_breaker if dependency == "database" else redis_breaker
+    if dependency == "database" and connection.vendor != "postgresql":
+        pytest.skip("the connect breaker is PostgreSQL's backend")
+    with redis_server() as redis:
+        settings.REDIS_URL = redis.url
+        CircuitBreaker.failed(breaker, lambda: 1 / 0)  # open, with a probe that keeps failing
+        try:
+            started = time.monotonic()
+            response = api.get("/readyz")
+            elapsed = time.monotonic() - started
+        finally:
+            breaker.reset()
+    assert elapsed < 0.2
+    assert response.status_code == 503
+    subject = {"database": "The database", "redis": "Redis"}[dependency]
+    assert response.json()["errors"] == [
+        {
+            "code": "dependency_unavailable",
+            "detail": f"{subject} failed this process's last attempt (a background probe retries every 1 s).",
+            "attr": dependency,
+        }
+    ]
 
 
 def test_probes_are_never_rate_limited(api, low_anon_limit) -> None:
