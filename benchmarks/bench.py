@@ -168,6 +168,7 @@ def setup_django(server_url: str) -> str:
         SECRET_KEY="benchmark-only",
         DEBUG="0",
         PUBLIC_BASE_URL="http://127.0.0.1",
+        DB_REQUEST_TIMEOUTS="0",  # this process loads a million rows, as manage.py would (the servers keep theirs)
     )
     import django
 
@@ -313,6 +314,7 @@ def start_server(port: int, env: dict[str, str], kind: str = "gunicorn-sync") ->
             "BIND": f"127.0.0.1:{port}",
             "GUNICORN_ACCESSLOG": "",
             "METRICS_TOKEN": METRICS_TOKEN,
+            "DB_REQUEST_TIMEOUTS": "1",  # the production configuration
             **env,
         },
         stderr=subprocess.DEVNULL,
