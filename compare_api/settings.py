@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "reviews",
     "votes",
     "partners",
+    "events",
     "seeds",
 ]
 

@@ -2,7 +2,9 @@
 
 `tools` is the catalog and knows no judge; `reviews` (the panel) and `votes`
 (the community) both build on `tools` and know each other not at all;
-`partners` knows only the shared machinery; `compare_api/` knows no domain app
+`partners` knows only the shared machinery; `events` watches the catalog and the
+panel (which do not know it) and `webhooks` delivers its events to partners;
+`compare_api/` knows no domain app
 but in the two files that wire the project together; `seeds` loads everything.
 """
 
@@ -12,13 +14,17 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-PACKAGES = {"compare_api", "tools", "reviews", "votes", "partners", "seeds"}
+PACKAGES = {"compare_api", "tools", "reviews", "votes", "partners", "events", "webhooks", "seeds"}
 ALLOWED = {
     "compare_api": set(),
     "tools": {"compare_api"},
     "reviews": {"compare_api", "tools"},
     "votes": {"compare_api", "tools"},
     "partners": {"compare_api"},
+    # Changes of the catalog and the panel, as events and history: it watches them, they know it not.
+    "events": {"compare_api", "tools", "reviews"},
+    # Delivering events to partners' endpoints.
+    "webhooks": {"compare_api", "events", "partners"},
     "seeds": PACKAGES,
 }
 # The project's wiring: the URL conf mounts every app, the settings name them.
