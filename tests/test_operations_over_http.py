@@ -29,8 +29,9 @@ def test_counts_are_summed_over_the_workers(tmp_path: Path) -> None:
     with gunicorn_server(workers=2, METRICS_TOKEN=TOKEN, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), **NO_LIMITS) as url:
         assert not (metrics_dir / "counter_999999.db").exists()  # wiped at start
         results = []
-        # Until both workers have served (a worker still starting up may leave the first batch to the other).
-        while len(list(metrics_dir.glob("counter_*.db"))) < 2 and len(results) < 400:
+        # At least one batch, then more until both workers have served (a worker still starting up may
+        # leave a batch to the other; the start-up probe may already have reached both).
+        while not results or (len(list(metrics_dir.glob("counter_*.db"))) < 2 and len(results) < 400):
             results += run_together([lambda: http("GET", f"{url}/api/v1/categories/") for _ in range(40)])
         health = run_together([lambda: http("GET", f"{url}/healthz") for _ in range(10)])
         assert sorted(status for status, _ in results + health) == [200] * (len(results) + 10)
