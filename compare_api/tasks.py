@@ -182,11 +182,14 @@ class InProcessWorker:
     """Runs due tasks in a daemon thread of this process: `make run`'s one-process development server.
 
     It is the library's own worker loop (the same claim, run and record code as
-    `db_worker`), without signal handling, which belongs to a main thread.
+    `db_worker`), without signal handling, which belongs to a main thread, and
+    the periodic scheduler (compare_api/periodic.py) in a thread beside it.
     """
 
     def __init__(self, *, interval: float = 1.0) -> None:
         from django_tasks_db.management.commands.db_worker import Worker
+
+        from compare_api.periodic import PeriodicScheduler
 
         self._stopped = threading.Event()
         self._worker = Worker(
@@ -200,12 +203,15 @@ class InProcessWorker:
             excluded_queue_names=[],
         )
         self._thread = threading.Thread(target=self._work, name="task-worker", daemon=True)
+        self._scheduler = PeriodicScheduler(interval=interval)
 
     def start(self) -> "InProcessWorker":
         self._thread.start()
+        self._scheduler.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._scheduler.stop(timeout)
         self._stopped.set()
         self._worker.running = False
         self._thread.join(timeout)
