@@ -52,14 +52,18 @@ def periodic_jobs() -> dict[str, Periodic]:
 def periodic_enqueue_due(*, now: datetime | None = None) -> list[str]:
     """Enqueue every registered task whose run is due at `now` (default: the clock); returns their names.
 
-    A job seen for the first time is due at once.
+    A job seen for the first time is due at once. When nothing is due this is one
+    SELECT: a scheduler ticking every second writes nothing between runs.
     """
     now = now or timezone.now()
-    PeriodicJob.objects.bulk_create(
-        [PeriodicJob(name=name, next_run_at=now) for name in _registry], ignore_conflicts=True
-    )
+    next_runs = dict(PeriodicJob.objects.values_list("name", "next_run_at"))
+    unknown = [PeriodicJob(name=name, next_run_at=now) for name in _registry if name not in next_runs]
+    if unknown:
+        PeriodicJob.objects.bulk_create(unknown, ignore_conflicts=True)
     enqueued = []
     for name, job in _registry.items():
+        if next_runs.get(name, now) > now:
+            continue
         with transaction.atomic():
             claimed = PeriodicJob.objects.filter(name=name, next_run_at__lte=now).update(
                 next_run_at=now + job.every(), last_enqueued_at=now

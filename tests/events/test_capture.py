@@ -321,3 +321,16 @@ class TestCommitOnly:
             raise RuntimeError("the delete failed after the event was written")
         assert recorded() == []
         assert Tool.objects.filter(pk=tool.pk).exists()
+
+
+class TestTheEventsAdmin:
+    def test_staff_find_events_by_slug_and_type_and_cannot_change_them(self, staff: Client) -> None:
+        review = ReviewFactory(tool=ToolFactory(slug="findable"))
+        ToolFactory(slug="other")
+        found = staff.get(admin_url("events.event", "changelist"), {"q": "findable"}).context["cl"].result_list
+        assert sorted(event.type for event in found) == ["review.published", "tool.published"]
+        typed = staff.get(admin_url("events.event", "changelist"), {"type__exact": "review.published"})
+        assert [event.payload["id"] for event in typed.context["cl"].result_list] == [review.pk]
+        event = Event.objects.first()
+        assert staff.post(admin_url("events.event", "delete", event.pk), {"post": "yes"}).status_code == 403
+        assert staff.get(admin_url("events.event", "add")).status_code == 403
