@@ -284,7 +284,9 @@ class TestDbWorkerProcess:
             smtp = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1"}
             worker = db_worker(tmp_path, **smtp, EMAIL_PORT=str(port), EMAIL_TIMEOUT="3")
             try:
-                wait_for(lambda: DBTaskResult.objects.get(pk=signed_up).status == TaskResultStatus.RUNNING)
+                # Its start logged, not only its row claimed: a SIGTERM between the claim and the start
+                # finds the worker idle (the library's view), and it exits leaving the row RUNNING.
+                wait_for(lambda: f"Task id={signed_up}" in worker.log_path.read_text())
                 worker.send_signal(signal.SIGTERM)
                 assert worker.wait(timeout=15) == 0
             finally:
