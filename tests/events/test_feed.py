@@ -215,3 +215,10 @@ def test_writers_committing_out_of_order_while_a_reader_pages(api: APIClient) ->
     assert sorted(read) == sorted(written), "an event was skipped"
     feed_order = list(Event.objects.order_by("txid", "id").values_list("id", flat=True))
     assert read == feed_order
+
+
+def test_a_page_is_two_queries_however_many_events(api: APIClient, django_assert_num_queries) -> None:
+    write(5)
+    for limit in (3, 100):
+        with django_assert_num_queries(2):  # the horizon, then the page
+            assert len(api.get(URL, {"limit": limit}).json()["results"]) == min(limit, 5)
