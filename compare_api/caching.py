@@ -38,6 +38,8 @@ from compare_api.slugs import split_comparison_slug
 
 CATALOG = "catalog"
 VOTES = "votes"
+EVENTS = "events"  # the change feed: bumped by each commit that wrote an event
+HISTORY = "history"  # score history: bumped by each commit that wrote history rows
 DOCUMENT_TTL = 60  # bounds how long a document can outlive an invalidation lost to an outage
 
 
@@ -47,6 +49,7 @@ def tool_version(slug: str) -> str:
 
 _COMPARISON = re.compile(r"/api/v1/comparisons/([^/]+)/")
 _TOOL = re.compile(r"/api/v1/tools/([^/]+)/")
+_TOOL_HISTORY = re.compile(r"/api/v1/tools/[^/]+/history/")
 
 
 def versions_for(path: str) -> list[str]:
@@ -59,6 +62,10 @@ def versions_for(path: str) -> list[str]:
         return [CATALOG, tool_version(match.group(1))]
     if path == "/api/v1/tools/":
         return [CATALOG, VOTES]
+    if path == "/api/v1/changes/":
+        return [EVENTS]
+    if _TOOL_HISTORY.fullmatch(path):
+        return [CATALOG, HISTORY]
     return [CATALOG]
 
 
@@ -166,13 +173,14 @@ def respond(request: HttpRequest, body: bytes, etag: str) -> HttpResponse:
     return response
 
 
-def cached_read(request: Request, build: Callable[[], object]) -> HttpResponse:
+def cached_read(request: Request, build: Callable[[], object], *, timeout: int = DOCUMENT_TTL) -> HttpResponse:
     """Answer a read from the document cache, or build, render and store it.
 
     The entry for a path holds the version tokens it was built under; it is
     served only while they are still current. `build` returns the data to
     render as JSON; an exception it raises (a 404, a 400) is answered as usual
-    and nothing is stored.
+    and nothing is stored. `timeout` shortens how long an entry may be served
+    for documents that can change without a write to invalidate them.
     """
     doc_key = doc_key_for(request.get_full_path())
     looked_up = _lookup(versions_for(request.path), doc_key) if settings.DOCUMENT_CACHE else None
@@ -187,7 +195,7 @@ def cached_read(request: Request, build: Callable[[], object]) -> HttpResponse:
     etag = etag_for(body)
     if looked_up is not None:
         try:
-            _cache().set(doc_key, (tokens, etag, body), timeout=DOCUMENT_TTL)
+            _cache().set(doc_key, (tokens, etag, body), timeout=timeout)
         except Exception as exc:
             breaker.failed(exc, "document not stored")
     return respond(request, body, etag)

@@ -210,6 +210,7 @@ DESCRIPTIONS = {
     "404": "No such resource, or no such page.",
     "405": "The path does not answer this method.",
     "406": "The Accept header rules out JSON.",
+    "410": "Gone: what the request points at was pruned; the error says how to start again.",
     "413": "The request body is larger than the server accepts.",
     "415": "The request body is not JSON.",
     "429": "Over the rate limit; try again after Retry-After seconds.",

@@ -351,6 +351,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "auth", "description": "Voter accounts: register, exchange a password for a bearer token, log out."},
         {"name": "categories", "description": "Tool categories, with how many published tools each holds."},
+        {"name": "changes", "description": "The change feed: every change to the public documents, as events."},
         {"name": "comparisons", "description": "Side-by-side documents for any two published tools."},
         {"name": "newsletter", "description": "Weekly AI Tool Verdicts: sign up, confirm, unsubscribe."},
         {"name": "reviewers", "description": "The expert panel and its reviews."},
@@ -437,6 +438,20 @@ TASKS_IN_PROCESS_WORKER = env.bool("TASKS_IN_PROCESS_WORKER", default=False)
 # A task still RUNNING this long after it started belongs to a worker that died
 # (SIGKILL, OOM, a lost machine): a starting worker puts it back in the queue.
 TASKS_STALE_AFTER = timedelta(seconds=env.int("TASKS_STALE_AFTER_SECONDS", default=900))
+
+# Periodic tasks (compare_api/periodic.py), enqueued by the worker's scheduler: finished
+# task rows are kept this many days, then pruned.
+TASK_RESULTS_RETENTION_DAYS = env.int("TASK_RESULTS_RETENTION_DAYS", default=3)
+# Following changes (README: "Following changes"): tally events are coalesced per tool
+# over this period; events are kept this many days; each published tool's tallies are
+# written to its history row of the day this often (the day's last write stands).
+TALLY_EVENT_SECONDS = env.int("TALLY_EVENT_SECONDS", default=5)
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+HISTORY_SNAPSHOT_SECONDS = env.int("HISTORY_SNAPSHOT_SECONDS", default=3600)
+# A page of the change feed may be served from the document cache this long after a
+# commit that should have changed it (a transaction finishing can reveal events written
+# by others, without a write of its own to invalidate the page).
+FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=2)
 
 # Where the site is reached from outside: every link in every email is built from
 # it, never from a request's Host (which the client chooses). Required in production.

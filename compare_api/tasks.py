@@ -182,23 +182,15 @@ class InProcessWorker:
     """Runs due tasks in a daemon thread of this process: `make run`'s one-process development server.
 
     It is the library's own worker loop (the same claim, run and record code as
-    `db_worker`), without signal handling, which belongs to a main thread.
+    `db_worker`) in batch mode, without signal handling, which belongs to a main
+    thread: each round enqueues the due periodic runs (compare_api/periodic.py),
+    runs every due task, then waits `interval`. One thread does both, so the
+    development server's SQLite sees one background writer at a time.
     """
 
     def __init__(self, *, interval: float = 1.0) -> None:
-        from django_tasks_db.management.commands.db_worker import Worker
-
+        self._interval = interval
         self._stopped = threading.Event()
-        self._worker = Worker(
-            queue_names=["*"],
-            interval=interval,
-            batch=False,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id=f"in-process-{os.getpid()}",
-            excluded_queue_names=[],
-        )
         self._thread = threading.Thread(target=self._work, name="task-worker", daemon=True)
 
     def start(self) -> "InProcessWorker":
@@ -207,18 +199,35 @@ class InProcessWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopped.set()
-        self._worker.running = False
         self._thread.join(timeout)
+
+    def _round(self) -> None:
+        from django_tasks_db.management.commands.db_worker import Worker
+
+        from compare_api.periodic import periodic_enqueue_due
+
+        periodic_enqueue_due()
+        Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=f"in-process-{os.getpid()}",
+            excluded_queue_names=[],
+        ).run()
 
     def _work(self) -> None:
         try:
             tasks_requeue_stale(older_than=settings.TASKS_STALE_AFTER)
             while not self._stopped.is_set():
                 try:
-                    self._worker.run()
+                    self._round()
                 except Exception:
                     # The database went away for a moment: say so, and go on polling.
                     logger.exception("in-process task worker stopped; restarting in 5 s")
                     self._stopped.wait(5)
+                self._stopped.wait(self._interval)
         finally:
             connections.close_all()

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from django.core.cache import cache
@@ -85,5 +86,19 @@ def run_tasks(monkeypatch) -> Callable[[], int]:
         )
         worker.run()
         return worker._run_tasks
+
+    return run
+
+
+@pytest.fixture
+def run_periodic(run_tasks) -> Callable[..., list[str]]:
+    """Enqueue the periodic jobs due at `now` (the clock under the test's control), then run every due task;
+    returns the jobs enqueued."""
+    from compare_api.periodic import periodic_enqueue_due
+
+    def run(*, now: datetime) -> list[str]:
+        enqueued = periodic_enqueue_due(now=now)
+        run_tasks()
+        return enqueued
 
     return run

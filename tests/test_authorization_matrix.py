@@ -49,6 +49,9 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     "reviewer-reviews": READ,
     "comparison-list": READ,
     "comparison-detail": READ,
+    # Following changes: reads like the documents they follow.
+    "changes": READ,
+    "tool-history": READ,
     # Account endpoints ignore credentials: anyone may register or log in.
     "auth-register": (405, 405, 200, 201, 405, 405, 405),
     "auth-token": (405, 405, 200, 200, 405, 405, 405),
@@ -174,6 +177,7 @@ def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
         "vendor-detail": {"slug": "meta"},
         "tool-detail": {"slug": "code-llama-4"},
         "tool-reviews": {"slug": "code-llama-4"},
+        "tool-history": {"slug": "code-llama-4"},
         "tool-vote": {"slug": "code-llama-4"},
         "reviewer-detail": {"slug": "the-builder"},
         "reviewer-reviews": {"slug": "the-builder"},

@@ -3,12 +3,14 @@ declared for the operation, every header it carries is declared for that status,
 validates against the declared schema (so each error has the shape the schema says)."""
 
 import json
+import time
 
 import jsonschema
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from events.serializers import EVENT_TYPES
 from partners.models import PartnerKey
 from tests import openapi
 from tests.factories import UserFactory
@@ -76,6 +78,10 @@ READS = [
     "/api/v1/reviewers/",
     "/api/v1/reviewers/the-buyer/",
     "/api/v1/reviewers/the-buyer/reviews/",
+    "/api/v1/changes/",
+    "/api/v1/changes/?types=tool.published,review.published&limit=2",
+    "/api/v1/tools/code-llama-4/history/",
+    "/api/v1/tools/code-llama-4/history/?from=2026-01-01&to=2026-12-31",
 ]
 
 
@@ -94,6 +100,12 @@ def test_reads_their_304s_and_their_errors(api: APIClient, keys: dict[str, str])
         "/api/v1/comparisons/code-llama-4-vs-code-llama-4/": 400,
         "/api/v1/comparisons/code-llama-4-vs-nope/": 404,
         "/api/v1/categories/?search=" + "a " * 11: 400,
+        "/api/v1/changes/?after=bogus": 400,
+        "/api/v1/changes/?limit=501": 400,
+        "/api/v1/changes/?types=vote.cast": 400,
+        "/api/v1/tools/code-llama-4/history/?from=2026-13-01": 400,
+        "/api/v1/tools/code-llama-4/history/?from=2026-02-01&to=2026-01-01": 400,
+        "/api/v1/tools/nope/history/": 404,
     }
     for path, expected in refusals.items():
         assert check("GET", path, api.get(path))[0] == expected, path
@@ -174,3 +186,43 @@ def test_the_check_can_fail(api: APIClient, seeded) -> None:
     response.status_code = 418
     with pytest.raises(AssertionError, match="is not declared"):
         check("GET", SEED, response)
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL's feed shows committed events only
+def test_every_event_type_validates_against_its_component_and_a_pruned_cursor_is_a_410(api: APIClient) -> None:
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from events.models import Event
+    from events.tasks import events_prune, tallies_emit
+    from reviews.models import Comparison, Review, Reviewer
+    from tools.models import Tool
+
+    call_command("seed", verbosity=0)
+    tallies_emit.call()
+    tool = Tool.objects.get(slug="code-llama-4")
+    tool.tagline = "Changed"
+    tool.save()
+    review = Review.objects.filter(tool=tool).first()
+    review.verdict = "skip" if review.verdict == "ship" else "ship"
+    review.save()
+    comparison = Comparison.objects.get()
+    comparison.summary = "Changed"
+    comparison.save()
+    Reviewer.objects.filter(pk=review.reviewer_id).first().delete()  # review.withdrawn, reviewer.left
+    Comparison.objects.get().delete()
+    Tool.objects.get(slug="mistral-large-3").delete()
+    Reviewer.objects.create(slug="new", name="New", lens="Price", position=99)
+    assert set(Event.objects.values_list("type", flat=True)) == set(EVENT_TYPES)
+    path = "/api/v1/changes/?limit=500"
+    deadline = time.monotonic() + 30  # PostgreSQL: until other sessions' older transactions finish
+    while len(api.get(path).json()["results"]) < Event.objects.count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert check("GET", path, api.get(path))[0] == 200
+    first = api.get("/api/v1/changes/?limit=1").json()["next"]
+    Event.objects.update(created_at=timezone.now() - timedelta(days=31))
+    events_prune.call()
+    gone = f"/api/v1/changes/?after={first}"
+    assert check("GET", gone, api.get(gone))[0] == 410
