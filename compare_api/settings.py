@@ -357,6 +357,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "reviewers", "description": "The expert panel and its reviews."},
         {"name": "tools", "description": "Published tools with their tallies, reviews, and the caller's own vote."},
         {"name": "vendors", "description": "The companies behind the tools."},
+        {
+            "name": "webhooks",
+            "description": "Partners' endpoints that receive events as they happen, signed per Standard Webhooks.",
+        },
     ],
     # Rules applied to every operation, so new ones are covered (compare_api/openapi.py).
     "POSTPROCESSING_HOOKS": [
@@ -366,6 +370,7 @@ SPECTACULAR_SETTINGS = {
         "compare_api.openapi.postprocess_request_component_names",
         "compare_api.openapi.postprocess_integers",
         "compare_api.openapi.postprocess_headers",
+        "webhooks.openapi.postprocess_webhook_message",
     ],
 }
 
