@@ -19,7 +19,8 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from standardwebhooks.webhooks import Webhook
 
 from webhooks import clock
@@ -61,6 +62,13 @@ def _checked_address(host: str, port: int) -> str:
     return addresses[0]
 
 
+def _connected(address: str, port: int, timeout: float) -> socket.socket:
+    sock = socket.create_connection((address, port), timeout)
+    # No Nagle: on a kept-alive connection it would hold each small request for the receiver's delayed ACK (40 ms).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to the checked address, whatever the host name resolves to by now."""
 
@@ -69,7 +77,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connected(self._address, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -78,7 +86,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connected(self._address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -127,44 +135,66 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(*, url: str, body: str, headers: dict[str, str]) -> Outcome:
-    """One POST, never raising: the status code, or what went wrong."""
-    started = time.monotonic()
-    try:
-        status, retry_after = _post(url, body.encode(), headers)
-        error = ""
-    except Refused as refused:
-        status, retry_after, error = None, None, str(refused)
-    except (OSError, http.client.HTTPException) as failure:
-        status, retry_after, error = None, None, f"{type(failure).__name__}: {failure}"
-    return Outcome(status, error[:500], retry_after, round((time.monotonic() - started) * 1000))
+class Sender:
+    """POSTs for one drain of one endpoint, over one kept-alive connection while the receiver allows.
 
+    A new connection resolves and checks the host again; a kept one stays on the address that was
+    checked when it was opened. Any failure closes it.
+    """
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float | None]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused("refused: only http and https URLs with a host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(
-        parts.hostname,
-        port,
-        address=_checked_address(parts.hostname, port),
-        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-    )
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        connection.request(
-            "POST",
-            target,
-            body=body,
-            headers={**headers, "Content-Type": "application/json", "User-Agent": USER_AGENT},
-        )
-        response = connection.getresponse()
-        response.read(64 * 1024)  # the body is not used; read a little so the server is not cut off mid-answer
+    BODY_LIMIT = 64 * 1024  # the answer's body is not used; more than this and the connection is dropped
+
+    def __init__(self) -> None:
+        self._connection: http.client.HTTPConnection | None = None
+        self._origin: tuple[str, str, int] | None = None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._origin = None
+
+    def post(self, *, url: str, body: str, headers: dict[str, str]) -> Outcome:
+        """One POST, never raising: the status code, or what went wrong."""
+        started = time.monotonic()
+        try:
+            status, retry_after = self._post(url, body.encode(), headers)
+            error = ""
+        except Refused as refused:
+            status, retry_after, error = None, None, str(refused)
+        except (OSError, http.client.HTTPException) as failure:
+            self.close()
+            status, retry_after, error = None, None, f"{type(failure).__name__}: {failure}"
+        return Outcome(status, error[:500], retry_after, round((time.monotonic() - started) * 1000))
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float | None]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Refused("refused: only http and https URLs with a host")
+        origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {**headers, "Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if self._connection is not None and self._origin == origin:
+            try:
+                return self._exchange(target, body, headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()  # the receiver had closed the kept connection meanwhile: once more, on a new one
+        self._open(*origin)
+        return self._exchange(target, body, headers)
+
+    def _exchange(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, float | None]:
+        self._connection.request("POST", target, body=body, headers=headers)
+        response = self._connection.getresponse()
+        response.read(self.BODY_LIMIT)
+        if response.will_close or not response.isclosed():
+            self.close()  # the receiver ends the connection, or its answer was longer than we read
         return response.status, _retry_after(response.getheader("Retry-After"))
-    finally:
-        connection.close()
+
+    def _open(self, scheme: str, host: str, port: int) -> None:
+        self.close()
+        connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+        address = _checked_address(host, port)
+        self._connection = connection_class(host, port, address=address, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+        self._origin = (scheme, host, port)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -190,37 +220,72 @@ def retry_wait(*, attempt: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=wait)
 
 
-def delivery_attempt(delivery: Delivery, endpoint: Endpoint) -> bool:
-    """Send `delivery` once and record the attempt; True if the receiver took it (any 2xx)."""
+def delivery_send(delivery: Delivery, endpoint: Endpoint, sender: Sender) -> tuple[Outcome, datetime]:
+    """Send `delivery` once (signed as of now); the outcome is for a Recorder to write."""
     at = clock.now()
     body = message_body(delivery)
-    outcome = post(
-        url=endpoint.url,
-        body=body,
-        headers=signed_headers(endpoint=endpoint, message_id=delivery.message_id, body=body, at=at),
-    )
-    _record(delivery, endpoint, outcome, at=at)
-    return outcome.succeeded
+    headers = signed_headers(endpoint=endpoint, message_id=delivery.message_id, body=body, at=at)
+    return sender.post(url=endpoint.url, body=body, headers=headers), at
 
 
-@transaction.atomic
-def _record(delivery: Delivery, endpoint: Endpoint, outcome: Outcome, *, at: datetime) -> None:
-    Attempt.objects.create(
+class Recorder:
+    """Writes attempts: successes a few at a time (one transaction for up to RECORD_BATCH, or what
+    RECORD_SECONDS gathered), a failure at once. A crash before a write only means those messages
+    are sent again under the same webhook-id: delivery is at least once either way."""
+
+    RECORD_BATCH = 25
+    RECORD_SECONDS = 0.1
+
+    def __init__(self) -> None:
+        self._succeeded: list[tuple[Delivery, Outcome, datetime]] = []
+
+    def succeeded(self, delivery: Delivery, outcome: Outcome, at: datetime) -> None:
+        self._succeeded.append((delivery, outcome, at))
+        waited = (clock.now() - self._succeeded[0][2]).total_seconds()
+        if len(self._succeeded) >= self.RECORD_BATCH or waited >= self.RECORD_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._succeeded:
+            return
+        with transaction.atomic():
+            _commit_without_waiting_for_the_disk()
+            Attempt.objects.bulk_create([_attempt(delivery, outcome, at) for delivery, outcome, at in self._succeeded])
+            Delivery.objects.filter(pk__in=[delivery.pk for delivery, _, _ in self._succeeded]).update(
+                status=DeliveryStatus.SUCCEEDED, attempt_count=F("attempt_count") + 1, next_attempt_at=None
+            )
+        self._succeeded = []
+
+    @transaction.atomic
+    def failed(self, delivery: Delivery, endpoint: Endpoint, outcome: Outcome, at: datetime) -> None:
+        """Schedule the next attempt, or give up (and disable the endpoint) after a 410 or the last one."""
+        self.flush()
+        _attempt(delivery, outcome, at).save()
+        delivery.attempt_count += 1
+        if outcome.status_code == 410 or delivery.attempt_count >= len(SCHEDULE):
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+            endpoint_disable(endpoint_id=endpoint.pk, reason=_disable_reason(delivery, outcome), at=at)
+        else:
+            delivery.next_attempt_at = at + retry_wait(attempt=delivery.attempt_count, retry_after=outcome.retry_after)
+        delivery.save(update_fields=["status", "attempt_count", "next_attempt_at"])
+
+
+def _attempt(delivery: Delivery, outcome: Outcome, at: datetime) -> Attempt:
+    return Attempt(
         delivery=delivery,
         attempted_at=at,
         status_code=outcome.status_code,
         error=outcome.error,
         duration_ms=outcome.duration_ms,
     )
-    delivery.attempt_count += 1
-    if outcome.succeeded:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
-    elif outcome.status_code == 410 or delivery.attempt_count >= len(SCHEDULE):
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-        endpoint_disable(endpoint_id=endpoint.pk, reason=_disable_reason(delivery, outcome), at=at)
-    else:
-        delivery.next_attempt_at = at + retry_wait(attempt=delivery.attempt_count, retry_after=outcome.retry_after)
-    delivery.save(update_fields=["status", "attempt_count", "next_attempt_at"])
+
+
+def _commit_without_waiting_for_the_disk() -> None:
+    # A crash losing this record only means the messages are sent again, under the same webhook-id,
+    # and the worker's commits need not queue on fsync.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _disable_reason(delivery: Delivery, outcome: Outcome) -> str:

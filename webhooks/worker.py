@@ -72,6 +72,7 @@ def endpoint_drain(endpoint_id: int, *, worker_id: str, stopping: threading.Even
     """Send the endpoint's due deliveries in order until one fails, none is due, or the worker stops;
     returns how many were sent successfully. The lease is released at the end."""
     sent = 0
+    sender, recorder = sending.Sender(), sending.Recorder()
     try:
         renewed_at = clock.now()
         while not (stopping and stopping.is_set()):
@@ -96,10 +97,16 @@ def endpoint_drain(endpoint_id: int, *, worker_id: str, stopping: threading.Even
                     if not _lease_renew(endpoint_id, worker_id):
                         return sent
                     renewed_at = now
-                if not sending.delivery_attempt(delivery, endpoint):
+                outcome, at = sending.delivery_send(delivery, endpoint, sender)
+                if not outcome.succeeded:
+                    recorder.failed(delivery, endpoint, outcome, at)
                     return sent
+                recorder.succeeded(delivery, outcome, at)
                 sent += 1
+            recorder.flush()  # before the next read, which would find these still pending
     finally:
+        sender.close()
+        recorder.flush()
         _lease_release(endpoint_id, worker_id)
     return sent
 
