@@ -189,7 +189,9 @@ class WebhookReceiver:
     """A real HTTP server on a free loopback port, in a thread, that records every request.
 
     It answers with the statuses queued in `answers` ((status, headers) pairs), then with
-    `default` (204). `url` is where to register it.
+    `default` (204), keeping the connection open unless `drop_connections` (then it closes it
+    after each answer without saying so, as a receiver's idle timeout does). `url` is where to
+    register it.
     """
 
     def __init__(self, default: int = 204) -> None:
@@ -198,6 +200,7 @@ class WebhookReceiver:
         self.received: list[dict] = []
         self.answers: list[tuple[int, dict[str, str]]] = []
         self.default = default
+        self.drop_connections = False
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -206,13 +209,16 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                receiver.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "client": self.client_address}
+                )
                 status, headers = receiver.answers.pop(0) if receiver.answers else (receiver.default, {})
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                self.close_connection = receiver.drop_connections
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -231,6 +231,34 @@ class TestRetries:
         assert status is None and error.startswith("ConnectionRefusedError")
 
 
+class TestConnections:
+    def test_one_connection_carries_an_endpoints_deliveries(self, receiver, endpoint_for) -> None:
+        endpoint_for(receiver.url)
+        for slug in ("a", "b", "c"):
+            event_record("tool.updated", {"slug": slug})
+        deliveries_send_due()
+        assert len({request["client"] for request in receiver.received}) == 1
+
+    def test_a_connection_the_receiver_closed_is_replaced_without_a_failed_attempt(
+        self, receiver, endpoint_for
+    ) -> None:
+        receiver.drop_connections = True
+        endpoint = endpoint_for(receiver.url)
+        for slug in ("a", "b", "c"):
+            event_record("tool.updated", {"slug": slug})
+        deliveries_send_due()
+        assert len({request["client"] for request in receiver.received}) == 3
+        assert _attempts(endpoint) == [(204, "")] * 3
+
+    def test_connection_close_is_honoured(self, receiver, endpoint_for) -> None:
+        endpoint_for(receiver.url)
+        receiver.answers = [(200, {"Connection": "close"})]
+        for slug in ("a", "b"):
+            event_record("tool.updated", {"slug": slug})
+        deliveries_send_due()
+        assert len({request["client"] for request in receiver.received}) == 2
+
+
 class TestAddresses:
     @pytest.mark.parametrize(
         "address",
