@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from events.models import Event
 from partners.models import PartnerKey
@@ -19,9 +19,10 @@ def deliveries_create_for(sender: type[Event], event: Event, **kwargs: object) -
     all: a process dying after the commit loses nothing, as the delivery worker finds them in
     the table. Nothing is enqueued elsewhere: the rows are the queue.
     """
+    live_keys = Q(key__revoked=False) & (Q(key__expiry_date__isnull=True) | Q(key__expiry_date__gt=clock.now()))
     endpoints = [
         endpoint_id
-        for endpoint_id, event_types in Endpoint.objects.enabled().values_list("id", "event_types")
+        for endpoint_id, event_types in Endpoint.objects.enabled().filter(live_keys).values_list("id", "event_types")
         if not event_types or event.type in event_types
     ]
     if endpoints:
@@ -30,8 +31,9 @@ def deliveries_create_for(sender: type[Event], event: Event, **kwargs: object) -
         )
 
 
-def endpoint_create(*, key: PartnerKey, url: str, event_types: list[str]) -> Endpoint:
-    return Endpoint.objects.create(key=key, url=url, event_types=event_types)
+def endpoint_create(*, key: PartnerKey, url: str, event_types: list[str], enabled: bool = True) -> Endpoint:
+    disabled = {} if enabled else {"disabled_at": clock.now(), "disabled_reason": "Disabled by the partner."}
+    return Endpoint.objects.create(key=key, url=url, event_types=event_types, **disabled)
 
 
 @transaction.atomic

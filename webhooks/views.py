@@ -99,7 +99,10 @@ class WebhookEndpointViewSet(
             raise ValidationError({"non_field_errors": [too_many]})
         data = serializer.validated_data
         serializer.instance = services.endpoint_create(
-            key=self.request.auth, url=data["url"], event_types=data.get("event_types", [])
+            key=self.request.auth,
+            url=data["url"],
+            event_types=data.get("event_types", []),
+            enabled=data.get("enabled", True),
         )
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:

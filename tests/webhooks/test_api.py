@@ -47,6 +47,11 @@ def test_create_shows_the_secret_once(partner: APIClient, settings) -> None:
     assert "secret" not in detail and endpoint.secret not in str(detail)
 
 
+def test_an_endpoint_can_be_created_paused(partner: APIClient) -> None:
+    response = partner.post(ENDPOINTS, {"url": "https://hooks.example/in", "enabled": False}, format="json")
+    assert (response.json()["enabled"], response.json()["disabled_reason"]) == (False, "Disabled by the partner.")
+
+
 def test_list_and_detail_show_only_this_keys_endpoints(
     partner: APIClient, partner_key, django_assert_num_queries
 ) -> None:

@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from events.services import event_record
+from partners.models import PartnerKey
+from tests.factories import UserFactory
 from tests.helpers import free_port
 from webhooks import clock as webhook_clock
 from webhooks import delivery
@@ -32,6 +34,8 @@ class TestOutbox:
         endpoint_for("https://c.example/hooks", ["review.updated"])
         disabled = endpoint_for("https://d.example/hooks")
         Endpoint.objects.filter(pk=disabled.pk).update(disabled_at=webhook_clock.now(), disabled_reason="test")
+        revoked_key, _ = PartnerKey.objects.create_key(name="Gone", owner=UserFactory(), revoked=True)
+        Endpoint.objects.create(key=revoked_key, url="https://e.example/hooks")
         # SAVEPOINT, the event's INSERT (and, on PostgreSQL, its txid read back), the enabled endpoints,
         # one INSERT of the deliveries, RELEASE.
         with django_assert_num_queries(6 if connection.vendor == "postgresql" else 5), transaction.atomic():
