@@ -1,5 +1,6 @@
 import base64
 import secrets
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
@@ -57,11 +58,7 @@ class Endpoint(models.Model):
     def enabled(self) -> bool:
         return self.disabled_at is None
 
-    def takes(self, event_type: str) -> bool:
-        """Subscribed to `event_type`: listed it, or listed none (every type)."""
-        return not self.event_types or event_type in self.event_types
-
-    def signing_secrets(self, *, now) -> list[str]:
+    def signing_secrets(self, *, now: datetime) -> list[str]:
         """The secrets a message is signed with now: the current one, and the previous one in its grace period."""
         keep_previous = (
             self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at
@@ -73,11 +70,6 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
-
-
-class DeliveryQuerySet(models.QuerySet):
-    def with_attempts(self) -> "DeliveryQuerySet":
-        return self.select_related("event").prefetch_related("attempts")
 
 
 class Delivery(models.Model):
@@ -92,8 +84,6 @@ class Delivery(models.Model):
     attempt_count = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

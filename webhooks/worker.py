@@ -59,6 +59,11 @@ def endpoints_claim(*, worker_id: str, limit: int, exclude: set[int]) -> list[in
     )
 
 
+def _renew_after() -> float:
+    """Seconds into a lease when it is renewed: while two whole timeouts are left, so it never lapses mid-send."""
+    return settings.WEBHOOK_LEASE_SECONDS - 2 * settings.WEBHOOK_TIMEOUT_SECONDS
+
+
 def _lease_renew(endpoint_id: int, worker_id: str) -> bool:
     until = clock.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     return bool(Endpoint.objects.filter(pk=endpoint_id, leased_by=worker_id).update(leased_until=until))
@@ -90,10 +95,7 @@ def endpoint_drain(endpoint_id: int, *, worker_id: str, stopping: threading.Even
                 now = clock.now()
                 if delivery.next_attempt_at > now or (stopping and stopping.is_set()):
                     return sent
-                # Renewed while a whole timeout is still left on it, so it never lapses mid-send.
-                if (
-                    now - renewed_at
-                ).total_seconds() > settings.WEBHOOK_LEASE_SECONDS - 2 * settings.WEBHOOK_TIMEOUT_SECONDS:
+                if (now - renewed_at).total_seconds() > _renew_after():
                     if not _lease_renew(endpoint_id, worker_id):
                         return sent
                     renewed_at = now
