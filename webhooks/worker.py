@@ -10,14 +10,14 @@ the same `webhook-id` (at least once: a receiver deduplicates by it).
 
 import logging
 import os
+import queue
 import socket
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, connections
 from django.db.models import OuterRef, Q, Subquery
 
 from webhooks import clock
@@ -122,33 +122,63 @@ def deliveries_send_due(*, worker_id: str = "inline") -> int:
 
 
 class DeliveryWorker:
-    """Claims endpoints with due deliveries and drains each on a thread of its pool."""
+    """Claims endpoints with due deliveries and drains each on one of its sending threads."""
 
     def __init__(self, *, threads: int, poll_seconds: float) -> None:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.threads = threads
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
-        self._busy: dict[int, Future] = {}
+        self._busy: set[int] = set()  # endpoints claimed and not yet drained
+        self._lock = threading.Lock()
 
     def run(self) -> None:
         logger.info("webhook delivery worker %s: %d threads", self.worker_id, self.threads)
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks") as pool:
+        jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
+        senders = [threading.Thread(target=self._send, args=(jobs,), name=f"webhooks-{n}") for n in range(self.threads)]
+        for sender in senders:
+            sender.start()
+        try:
             while not self.stopping.is_set():
-                self._busy = {pk: job for pk, job in self._busy.items() if not job.done()}
                 claimed = self._claim()
+                with self._lock:
+                    self._busy.update(claimed)
                 for endpoint_id in claimed:
-                    self._busy[endpoint_id] = pool.submit(self._drain, endpoint_id)
+                    jobs.put(endpoint_id)
                 if not claimed:
                     self.stopping.wait(self.poll_seconds)
+        finally:
+            self.stopping.set()
+            for sender in senders:
+                sender.join()
+            for endpoint_id in self._busy:  # claimed, never started: let another worker have them now
+                _lease_release(endpoint_id, self.worker_id)
+            connections.close_all()
         logger.info("webhook delivery worker %s stopped", self.worker_id)
 
+    def _send(self, jobs: "queue.SimpleQueue[int]") -> None:
+        """A sending thread: drains the endpoints it is handed until the worker stops; then closes its connection."""
+        try:
+            while not self.stopping.is_set():
+                try:
+                    endpoint_id = jobs.get(timeout=self.poll_seconds)
+                except queue.Empty:
+                    continue
+                try:
+                    self._drain(endpoint_id)
+                finally:
+                    with self._lock:
+                        self._busy.discard(endpoint_id)
+        finally:
+            connections.close_all()
+
     def _claim(self) -> list[int]:
-        room = self.threads - len(self._busy)
-        if room <= 0:
+        with self._lock:
+            busy = set(self._busy)
+        if len(busy) >= self.threads:
             return []
         try:
-            return endpoints_claim(worker_id=self.worker_id, limit=room, exclude=set(self._busy))
+            return endpoints_claim(worker_id=self.worker_id, limit=self.threads - len(busy), exclude=busy)
         except DatabaseError as error:
             # The database went away (a restart): say so, drop the connection, and go on polling.
             logger.warning("webhook worker cannot claim endpoints: %s", error)
