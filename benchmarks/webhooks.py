@@ -130,7 +130,14 @@ class Worker:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)  # its threads' stacks, into the log
+                time.sleep(1)
+                self.process.kill()
+                print(f"the worker did not stop on SIGTERM within 30 s: {self.log.read_text()[-3000:]}")
+                raise
 
 
 def settings_env(database_url: str, *, drill: bool) -> dict[str, str]:

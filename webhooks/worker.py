@@ -134,7 +134,7 @@ class DeliveryWorker:
 
     def run(self) -> None:
         logger.info("webhook delivery worker %s: %d threads", self.worker_id, self.threads)
-        jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
+        jobs: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         senders = [threading.Thread(target=self._send, args=(jobs,), name=f"webhooks-{n}") for n in range(self.threads)]
         for sender in senders:
             sender.start()
@@ -149,6 +149,8 @@ class DeliveryWorker:
                     self.stopping.wait(self.poll_seconds)
         finally:
             self.stopping.set()
+            for _ in senders:
+                jobs.put(None)  # after the endpoints queued before it, which each return at once (stopping)
             for sender in senders:
                 sender.join()
             for endpoint_id in self._busy:  # claimed, never started: let another worker have them now
@@ -156,14 +158,10 @@ class DeliveryWorker:
             connections.close_all()
         logger.info("webhook delivery worker %s stopped", self.worker_id)
 
-    def _send(self, jobs: "queue.SimpleQueue[int]") -> None:
-        """A sending thread: drains the endpoints it is handed until the worker stops; then closes its connection."""
+    def _send(self, jobs: "queue.SimpleQueue[int | None]") -> None:
+        """A sending thread: drains the endpoints it is handed until it is handed None; then closes its connection."""
         try:
-            while not self.stopping.is_set():
-                try:
-                    endpoint_id = jobs.get(timeout=self.poll_seconds)
-                except queue.Empty:
-                    continue
+            while (endpoint_id := jobs.get()) is not None:
                 try:
                     self._drain(endpoint_id)
                 finally:

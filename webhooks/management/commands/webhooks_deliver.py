@@ -1,3 +1,4 @@
+import faulthandler
 import signal
 
 from django.conf import settings
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"sent {deliveries_send_due()}")
             return
+        faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: every thread's stack on stderr
         worker = DeliveryWorker(threads=threads, poll_seconds=poll)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: worker.stopping.set())
