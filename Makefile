@@ -15,7 +15,7 @@ help:
 	@echo "make test   - run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make serve  - the production stack (nginx, gunicorn, task worker) on http://127.0.0.1:8000 (PORT)"
 	@echo "make bench  - load and instruction benchmarks against PostgreSQL (see benchmarks/README.md)"
-	@echo "make faults - the fault drills: PostgreSQL restart, Redis outage and pause, row lock, black-holed database, exhausted connection slots"
+	@echo "make faults - the fault drills: PostgreSQL restart, Redis outage and pause, row lock, black-holed database, exhausted connection slots, webhook worker killed"
 	@echo "make lint   - ruff"
 	@echo "make schema - rewrite the committed OpenAPI schema (schema.yml) after an API change"
 	@echo "make examples - rewrite the schema's response examples from the seed documents, then the schema"
@@ -61,6 +61,7 @@ bench: install bench-tools stack-tools
 
 faults: install
 	$(PY) benchmarks/faults.py
+	$(PY) benchmarks/webhooks.py --drill
 
 schema: install
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file schema.yml

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "votes",
     "partners",
     "events",
+    "webhooks",
     "seeds",
 ]
 
@@ -357,6 +358,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "reviewers", "description": "The expert panel and its reviews."},
         {"name": "tools", "description": "Published tools with their tallies, reviews, and the caller's own vote."},
         {"name": "vendors", "description": "The companies behind the tools."},
+        {
+            "name": "webhooks",
+            "description": "Partners' endpoints that receive events as they happen, signed per Standard Webhooks.",
+        },
     ],
     # Rules applied to every operation, so new ones are covered (compare_api/openapi.py).
     "POSTPROCESSING_HOOKS": [
@@ -366,6 +371,7 @@ SPECTACULAR_SETTINGS = {
         "compare_api.openapi.postprocess_request_component_names",
         "compare_api.openapi.postprocess_integers",
         "compare_api.openapi.postprocess_headers",
+        "webhooks.openapi.postprocess_webhook_message",
     ],
 }
 
@@ -432,6 +438,24 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Webhooks (README: "Webhooks"): `manage.py webhooks_deliver` sends them, each attempt
+# bounded by WEBHOOK_TIMEOUT_SECONDS. Receivers must be at public addresses: loopback,
+# private, link-local, multicast and reserved ones are refused unless this allows them
+# (tests and benchmarks, whose receivers are on loopback; never in production).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+# A receiver's Retry-After can lengthen a retry's wait up to this, never beyond.
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", default=10 * 3600)
+# After a rotation, the previous secret signs beside the new one this long.
+WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
+# A worker's hold on an endpoint (one sender at a time keeps its deliveries in order); a worker
+# that died releases its endpoints when this runs out.
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=30)
+WEBHOOK_WORKER_THREADS = env.int("WEBHOOK_WORKER_THREADS", default=16)
+# How often an idle worker looks for due deliveries.
+WEBHOOK_POLL_SECONDS = env.float("WEBHOOK_POLL_SECONDS", default=0.2)
+if WEBHOOK_LEASE_SECONDS < 3 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be at least 3 x WEBHOOK_TIMEOUT_SECONDS.")
 # `make run` only: the server process runs due tasks in a thread of its own, so
 # development needs no second process. Never set it for a multi-process server.
 TASKS_IN_PROCESS_WORKER = env.bool("TASKS_IN_PROCESS_WORKER", default=False)

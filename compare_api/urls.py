@@ -6,10 +6,17 @@ from events import urls as events_urls
 from reviews import urls as reviews_urls
 from tools import urls as tools_urls
 from votes import urls as votes_urls
+from webhooks import urls as webhooks_urls
 
 # One flat list (each nested include() that fails to match costs Django an exception),
 # the vote and account routes first: a write runs the most Python of any request.
-api_v1 = [*votes_urls.urlpatterns, *events_urls.urlpatterns, *reviews_urls.urlpatterns, *tools_urls.urlpatterns]
+api_v1 = [
+    *votes_urls.urlpatterns,
+    *events_urls.urlpatterns,
+    *reviews_urls.urlpatterns,
+    *tools_urls.urlpatterns,
+    *webhooks_urls.urlpatterns,
+]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),

@@ -1,4 +1,5 @@
-"""The production stack on one machine: nginx in front of gunicorn on a UNIX socket, plus the task worker.
+"""The production stack on one machine: nginx in front of gunicorn on a UNIX socket, plus the task worker
+and the webhook delivery worker.
 
     python -m deploy.stack serve     what `make serve` runs, after migrate, seed and collectstatic
     python -m deploy.stack nginx     nginx alone, in front of --upstream (compose's `nginx` service)
@@ -45,6 +46,8 @@ DEFAULT_STATIC_ROOT = ROOT / "staticfiles"
 READY_PATH = "/healthz"
 # Never the autoreloader in the stack (db_worker reloads under DEBUG by default).
 WORKER_COMMAND = ["manage.py", "db_worker", "--no-reload"]
+# The webhook deliveries have their own loop (webhooks/worker.py; README: "Webhooks").
+WEBHOOKS_COMMAND = ["manage.py", "webhooks_deliver"]
 WORKER_PACKAGE = "django_tasks_db"
 STOP_TIMEOUT = 15.0
 
@@ -284,10 +287,10 @@ def start_stack(
             log_dir=log_dir,
             process_group=stack.process_group,
         )
-        if worker:
-            with _log_file(log_dir, "worker.log") as log:
-                stack.processes["worker"] = subprocess.Popen(
-                    [sys.executable, *WORKER_COMMAND],
+        for name, command in (("worker", WORKER_COMMAND), ("webhooks", WEBHOOKS_COMMAND)) if worker else ():
+            with _log_file(log_dir, f"{name}.log") as log:
+                stack.processes[name] = subprocess.Popen(
+                    [sys.executable, *command],
                     cwd=ROOT,
                     env=dict(env),
                     stdin=subprocess.DEVNULL,

@@ -183,3 +183,54 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class WebhookReceiver:
+    """A real HTTP server on a free loopback port, in a thread, that records every request.
+
+    It answers with the statuses queued in `answers` ((status, headers) pairs), then with
+    `default` (204), keeping the connection open unless `drop_connections` (then it closes it
+    after each answer without saying so, as a receiver's idle timeout does). `url` is where to
+    register it.
+    """
+
+    def __init__(self, default: int = 204) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        self.answers: list[tuple[int, dict[str, str]]] = []
+        self.default = default
+        self.drop_connections = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections alive, as most receivers do
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "client": self.client_address}
+                )
+                status, headers = receiver.answers.pop(0) if receiver.answers else (receiver.default, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self.close_connection = receiver.drop_connections
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "WebhookReceiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

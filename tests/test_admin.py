@@ -8,7 +8,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from pytest_django.asserts import assertRedirects
 
+from events.services import event_record
 from partners.models import PartnerKey
 from reviews.models import Comparison
 from tests.factories import (
@@ -31,6 +32,7 @@ from tools.models import Tool, Verdict
 from votes.models import Subscriber, Vote
 from votes.services import vote_cast
 from votes.tasks import newsletter_confirmation_send
+from webhooks.models import Attempt, Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +61,9 @@ CHANGELIST_QUERIES = {
     "tools.vendor": 5,
     "votes.subscriber": 7,
     "votes.vote": 9,  # and the tools that have votes, for the per-tool filter
+    "webhooks.attempt": 5,
+    "webhooks.delivery": 5,
+    "webhooks.endpoint": 5,
 }
 
 
@@ -110,12 +115,35 @@ def populate(label: str, count: int, cast_votes: CastVotes) -> None:
                 Subscriber.objects.create(email=f"reader{n}@example.com")
             case "votes.vote":
                 cast_votes(ToolFactory(), ship=1)
+            case "webhooks.endpoint" | "webhooks.delivery" | "webhooks.attempt":
+                _webhook_attempt()
             case _:
                 raise AssertionError(f"no rows for {label}")
 
 
+def _webhook_attempt() -> None:
+    """An endpoint with a delivery of an event, and one attempt at it."""
+    endpoint = Endpoint.objects.create(
+        key=PartnerKey.objects.create_key(name="Hooks", owner=UserFactory())[0], url="https://hooks.example/in"
+    )
+    with transaction.atomic():
+        event_record("tool.updated", {"slug": "alpha"})
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    Attempt.objects.create(delivery=delivery, attempted_at=delivery.created_at, status_code=500, duration_ms=3)
+
+
 # Models staff only read: their rows are written by the system, never by hand.
-READ_ONLY = {"votes.vote", TASK_RESULT, "events.event", "axes.accessattempt", "axes.accessfailurelog", "axes.accesslog"}
+READ_ONLY = {
+    "votes.vote",
+    TASK_RESULT,
+    "events.event",
+    "axes.accessattempt",
+    "axes.accessfailurelog",
+    "axes.accesslog",
+    "webhooks.endpoint",  # partners register theirs through the API, which shows them the secret
+    "webhooks.delivery",
+    "webhooks.attempt",
+}
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from tests.helpers import bearer
 from votes.accounts import password_reset_token
 from votes.models import Subscriber
 from votes.services import CONFIRM_SALT, UNSUBSCRIBE_SALT, subscription_token, verification_token, vote_cast
+from webhooks.models import Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +37,12 @@ READ = (200, 200, 200, 405, 405, 405, 405)
 REFUSED = (401, 401, 401, 401, 401, 401, 401)
 # The schema and documentation pages answer GET and HEAD only.
 DOCS = (200, 200, 405, 405, 405, 405, 405)  # fmt: skip
+
+
+def partner_only(answers: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    return {"anonymous": REFUSED, "voter": REFUSED, "partner": answers, "staff": REFUSED}
+
+
 MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     "category-list": READ,
     "category-detail": READ,
@@ -95,6 +102,12 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     "newsletter-subscriptions": (405, 405, 200, 202, 405, 405, 405),
     "newsletter-confirm": (200, 200, 200, 200, 405, 405, 405),
     "newsletter-unsubscribe": (200, 200, 200, 200, 405, 405, 405),
+    # A partner's own webhook endpoints: its key only (a voter's or staff's bearer token is no partner key).
+    "webhook-endpoint-list": partner_only((200, 200, 200, 201, 405, 405, 405)),
+    "webhook-endpoint-detail": partner_only((200, 200, 200, 405, 405, 200, 204)),
+    "webhook-endpoint-rotate-secret": partner_only((405, 405, 200, 200, 405, 405, 405)),
+    "webhook-endpoint-test": partner_only((405, 405, 200, 202, 405, 405, 405)),
+    "webhook-endpoint-deliveries": partner_only((200, 200, 200, 405, 405, 405, 405)),
     "schema": DOCS,
     "swagger-ui": DOCS,
     "redoc": DOCS,
@@ -154,10 +167,15 @@ def voter() -> AbstractBaseUser:
 
 
 @pytest.fixture
-def callers(seeded, voter: AbstractBaseUser) -> dict[str, dict[str, str]]:
+def partner_key(db) -> tuple[PartnerKey, str]:
+    return PartnerKey.objects.create_key(name="Acme", owner=UserFactory())
+
+
+@pytest.fixture
+def callers(seeded, voter: AbstractBaseUser, partner_key: tuple[PartnerKey, str]) -> dict[str, dict[str, str]]:
     """Request headers per caller. The voter has voted on code-llama-4."""
     vote_cast(voter=voter, slug="code-llama-4", verdict="ship")
-    _, key = PartnerKey.objects.create_key(name="Acme", owner=UserFactory())
+    key = partner_key[1]
     return {
         "anonymous": {},
         "voter": bearer(voter),
@@ -167,8 +185,9 @@ def callers(seeded, voter: AbstractBaseUser) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
+def targets(seeded, voter: AbstractBaseUser, partner_key: tuple[PartnerKey, str]) -> dict[str, tuple[str, dict]]:
     """URL name -> (concrete path, JSON body for POST/PUT/PATCH): real slugs, a valid body for each write."""
+    endpoint = Endpoint.objects.create(key=partner_key[0], url="https://hooks.example/in")
     subscriber = Subscriber.objects.create(email="reader@example.com")
     confirm = subscription_token(subscriber=subscriber, salt=CONFIRM_SALT)
     unsubscribe = subscription_token(subscriber=subscriber, salt=UNSUBSCRIBE_SALT)
@@ -182,6 +201,15 @@ def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
         "reviewer-detail": {"slug": "the-builder"},
         "reviewer-reviews": {"slug": "the-builder"},
         "comparison-detail": {"pair": "code-llama-4-vs-mistral-large-3"},
+        **{
+            name: {"id": endpoint.pk}
+            for name in (
+                "webhook-endpoint-detail",
+                "webhook-endpoint-rotate-secret",
+                "webhook-endpoint-test",
+                "webhook-endpoint-deliveries",
+            )
+        },
     }
     reset = password_reset_token(user=voter)
     verify = verification_token(voter=voter.voter)
@@ -202,6 +230,8 @@ def targets(seeded, voter: AbstractBaseUser) -> dict[str, tuple[str, dict]]:
         "auth-password": {"old_password": "correct horse battery staple", "new_password": "a new long passphrase 9"},
         "auth-password-reset": {"email": "ada@example.com"},
         "auth-password-reset-confirm": {"token": reset, "new_password": "a new long passphrase 9"},
+        "webhook-endpoint-list": {"url": "https://hooks.example/other", "event_types": ["tool.updated"]},
+        "webhook-endpoint-detail": {"event_types": []},
     }
     return {
         name: (reverse(name, kwargs=kwargs.get(name)) + queries.get(name, ""), bodies.get(name, {}))

@@ -37,7 +37,7 @@ RTL = "%E2%80%AE"  # U+202E RIGHT-TO-LEFT OVERRIDE, as a URL carries it
 ROCKET = "%F0%9F%9A%80"  # U+1F680, an emoji
 # Valid JSON for a vote, padded with whitespace one byte past the limit: only the size is wrong.
 OVERSIZED = b'{"verdict": "ship"}'.rjust(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
-SNAPSHOT_APPS = {"tools", "reviews", "votes", "partners", "knox"}
+SNAPSHOT_APPS = {"tools", "reviews", "votes", "partners", "webhooks", "knox"}
 
 
 def error(code: str, detail: str) -> dict:

@@ -97,9 +97,10 @@ def test_only_nginx_is_published_and_it_fronts_gunicorn(compose: dict[str, Any])
 
 
 def test_web_and_worker_run_behind_one_proxy_with_the_same_settings(compose: dict[str, Any]) -> None:
-    web, worker = compose["services"]["web"], compose["services"]["worker"]
+    web, worker, webhooks = (compose["services"][name] for name in ("web", "worker", "webhooks"))
     assert worker["command"] == ["python", "manage.py", "db_worker", "--no-reload"]
-    assert web["environment"] is worker["environment"]  # one YAML anchor
+    assert webhooks["command"] == ["python", "manage.py", "webhooks_deliver"]
+    assert web["environment"] is worker["environment"] is webhooks["environment"]  # one YAML anchor
     assert web["environment"]["NUM_PROXIES"] == "1"
     assert web["healthcheck"]["test"][-1].endswith("urlopen('http://127.0.0.1:8000/readyz', timeout=5)")
 

@@ -452,7 +452,7 @@ def test_serve_starts_the_stack_and_ctrl_c_stops_every_process(server_env, tmp_p
             if select.select([serve.stdout], [], [], 1)[0]:
                 said += serve.stdout.readline()
         pids = {name: int(pid) for name, pid in re.findall(r"(\w+) \(pid (\d+)\)", said)}
-        assert set(pids) in ({"gunicorn", "nginx"}, {"gunicorn", "nginx", "worker"})
+        assert set(pids) in ({"gunicorn", "nginx"}, {"gunicorn", "nginx", "worker", "webhooks"})
         if "worker" not in pids:
             assert "running without a worker" in said
         assert get(port, COMPARISON)[0] == 200
