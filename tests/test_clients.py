@@ -5,11 +5,14 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from events.models import Event
 from partners.models import PartnerKey
 from tests.factories import UserFactory
 from tests.helpers import bearer
@@ -140,6 +143,7 @@ def test_openapi_generator_python_client_installs_and_runs_the_flows(tmp_path: P
         "ship_rates": [0.75, 1.0],
         "fourth_reviewer_on_code_llama": "skip",
         "paged_slugs": ["code-llama-4", "mistral-large-3"],
+        "feed": {"comparison.published": 1, "review.published": 8, "reviewer.joined": 4, "tool.published": 2},
         "vote": (201, "ship", "ship"),
         "not_found": (404, "not_found", "No published tool has the slug 'nope'."),
         "bad_request": (400, "validation_error", "pair"),
@@ -170,6 +174,7 @@ def _python_flows(client, base_url: str, premium: str, revoked: str) -> dict:
         slugs += [tool.slug for tool in listing.results]
         page = page + 1 if listing.next else None
     results["paged_slugs"] = slugs
+    results["feed"] = _follow_the_feed(client.ChangesApi(anonymous))
 
     auth = client.AuthApi(anonymous)
     # Sent with an email address: registration may require one (verified voters).
@@ -200,6 +205,20 @@ def _python_flows(client, base_url: str, premium: str, revoked: str) -> dict:
         refused = models.ErrorResponse403.from_json(error.body)
         results["revoked"] = (error.status, refused.errors[0].code.value, refused.errors[0].detail)
     return results
+
+
+def _follow_the_feed(changes) -> dict[str, int]:
+    """Page through the change feed with the cursor, as a partner's sync job would, until it has every
+    event written so far (PostgreSQL shows an event once every older transaction on the server ended)."""
+    written, types, after = Event.objects.count(), [], None
+    deadline = time.monotonic() + 30
+    while len(types) < written and time.monotonic() < deadline:
+        page = changes.changes_list(limit=5, **({"after": after} if after else {}))
+        types += [getattr(event.actual_instance.type, "value", event.actual_instance.type) for event in page.results]
+        after = page.next
+        if not page.has_more and len(types) < written:
+            time.sleep(0.2)
+    return dict(sorted(Counter(types).items()))
 
 
 def _npm_bin() -> Path:
