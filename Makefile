@@ -61,7 +61,7 @@ bench: install bench-tools stack-tools
 
 faults: install
 	$(PY) benchmarks/faults.py
-	$(PY) benchmarks/webhooks.py --drill
+	$(PY) benchmarks/webhook_delivery.py --drill
 
 schema: install
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file schema.yml

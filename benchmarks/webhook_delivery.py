@@ -1,7 +1,7 @@
 """Webhook delivery: a benchmark, and a drill that kills the worker and restarts the database.
 
-    .venv/bin/python benchmarks/webhooks.py [--rate 20] [--seconds 30] [--endpoints 10]
-    .venv/bin/python benchmarks/webhooks.py --drill        (in `make faults`)
+    .venv/bin/python benchmarks/webhook_delivery.py [--rate 20] [--seconds 30] [--endpoints 10]
+    .venv/bin/python benchmarks/webhook_delivery.py --drill        (in `make faults`)
 
 Both run on loopback against a PRIVATE PostgreSQL (benchmarks/faults.py's, on a free
 port, torn down at the end) with one partner's --endpoints endpoints, all on one
