@@ -49,6 +49,10 @@ def tallies_emit() -> int:
         unique_fields=["tool"],
         update_fields=_STATE_FIELDS,
     )
+    if moved:  # today's history row follows too, so an "as of today" never lags the tallies by an hour
+        tally_snapshots_write(
+            tools=Tool.objects.filter(pk__in=[tool_id for tool_id, *_ in moved]), on=timezone.localdate()
+        )
     return len(moved)
 
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from compare_api.stats import Tally
-from events.models import Event
+from events.models import Event, TallySnapshot
 from events.tasks import tallies_emit
 from reviews.models import Reviewer
 from tests.factories import ReviewFactory, ToolFactory
@@ -50,6 +50,18 @@ def test_the_first_run_tells_every_published_tool_then_only_what_moved(tools, ca
     assert run_periodic(now=now + timedelta(seconds=9)) == []  # not due yet: the burst waits
     run_periodic(now=now + timedelta(seconds=10))
     assert tally_events() == [expected(second, (0, 0), (32, 8))]  # one event for 37 votes
+
+
+def test_todays_history_row_follows_the_tallies(tools, cast_votes) -> None:
+    first, second = tools
+    tallies_emit.call()
+    cast_votes(second, ship=4)
+    tallies_emit.call()
+    rows = TallySnapshot.objects.filter(date=timezone.localdate()).order_by("tool_id")
+    assert [(row.tool_id, row.panel_ship, row.community_ship, row.community_skip) for row in rows] == [
+        (first.pk, 1, 0, 0),
+        (second.pk, 0, 6, 1),
+    ]
 
 
 def test_moderation_and_the_panel_move_tallies_too(tools, run_periodic) -> None:
