@@ -2,41 +2,21 @@
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from tests.factories import ReviewerFactory, ReviewFactory, ToolFactory
+from tests.openapi import json_schema, load
 from tools.models import Tool
 from tools.serializers import TOOL_COLUMNS, ToolSerializer, tool_document
 
 pytestmark = pytest.mark.django_db
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parent.parent / "schema.yml").read_text())
+SCHEMA = load()
 
 
 def _json_schema(component: str) -> dict:
-    """An OpenAPI 3.0 component as JSON Schema (2020-12): `nullable` becomes a null alternative,
-    boolean exclusive bounds become numbers, refs point at $defs."""
-
-    def convert(node: object) -> object:
-        if isinstance(node, list):
-            return [convert(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        node = {key: convert(value) for key, value in node.items()}
-        if "$ref" in node:
-            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
-        for bound in ("Maximum", "Minimum"):
-            if node.get(f"exclusive{bound}") is True:  # 3.0's boolean form
-                node[f"exclusive{bound}"] = node.pop(bound.lower())
-        if node.pop("nullable", False):
-            return {"anyOf": [node, {"type": "null"}]}
-        return node
-
-    definitions = convert(SCHEMA["components"]["schemas"])
-    return {"$ref": f"#/$defs/{component}", "$defs": definitions}
+    return json_schema(SCHEMA, {"$ref": f"#/components/schemas/{component}"})
 
 
 @pytest.fixture
