@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "partners",
     "events",
     "webhooks",
+    "discovery",
     "seeds",
 ]
 
@@ -476,6 +477,11 @@ HISTORY_SNAPSHOT_SECONDS = env.int("HISTORY_SNAPSHOT_SECONDS", default=3600)
 # commit that should have changed it (a transaction finishing can reveal events written
 # by others, without a write of its own to invalidate the page).
 FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=2)
+
+# Discovery (README: "Leaderboards, alternatives, badges"): a tool is ranked on a
+# community board only with at least this many counted votes; below it, it is listed
+# apart as "not enough votes yet", never ranked.
+LEADERBOARD_MIN_TOTAL = env.int("LEADERBOARD_MIN_TOTAL", default=10)
 
 # Where the site is reached from outside: every link in every email is built from
 # it, never from a request's Host (which the client chooses). Required in production.

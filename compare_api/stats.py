@@ -5,6 +5,11 @@ from dataclasses import dataclass
 
 # z for a two-sided 95% interval.
 Z95 = 1.959963984540054
+# The ranking rule's versioned name, carried by every leaderboard, badge and the
+# methodology document: Wilson 95% intervals, rank = 1 + the number of tools whose
+# lower bound is above this one's upper bound (LMArena's rule), so tools whose
+# intervals overlap can share a rank. A change to the rule is a new version.
+RANKING_METHOD = "wilson-overlap-v1"
 
 
 def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, float] | None:

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from compare_api.docs import RedocView, SchemaView, SwaggerView, redoc_bundle_view
+from discovery import urls as discovery_urls
 from events import urls as events_urls
 from reviews import urls as reviews_urls
 from tools import urls as tools_urls
@@ -15,6 +16,7 @@ api_v1 = [
     *events_urls.urlpatterns,
     *reviews_urls.urlpatterns,
     *tools_urls.urlpatterns,
+    *discovery_urls.urlpatterns,
     *webhooks_urls.urlpatterns,
 ]
 

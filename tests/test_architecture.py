@@ -4,6 +4,7 @@
 (the community) both build on `tools` and know each other not at all;
 `partners` knows only the shared machinery; `events` watches the catalog and the
 panel (which do not know it) and `webhooks` delivers its events to partners;
+`discovery` ranks and points readers at the catalog and the panel;
 `compare_api/` knows no domain app
 but in the two files that wire the project together; `seeds` loads everything.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-PACKAGES = {"compare_api", "tools", "reviews", "votes", "partners", "events", "webhooks", "seeds"}
+PACKAGES = {"compare_api", "tools", "reviews", "votes", "partners", "events", "webhooks", "discovery", "seeds"}
 ALLOWED = {
     "compare_api": set(),
     "tools": {"compare_api"},
@@ -25,6 +26,8 @@ ALLOWED = {
     "events": {"compare_api", "tools", "reviews"},
     # Delivering events to partners' endpoints.
     "webhooks": {"compare_api", "events", "partners"},
+    # Pages that lead readers to comparisons: boards, alternatives, badges, the stated method.
+    "discovery": {"compare_api", "tools", "reviews"},
     "seeds": PACKAGES,
 }
 # The project's wiring: the URL conf mounts every app, the settings name them.
