@@ -50,6 +50,8 @@ def tool_version(slug: str) -> str:
 _COMPARISON = re.compile(r"/api/v1/comparisons/([^/]+)/")
 _TOOL = re.compile(r"/api/v1/tools/([^/]+)/")
 _TOOL_HISTORY = re.compile(r"/api/v1/tools/[^/]+/history/")
+# Reads that rank many tools by their tallies: any vote may move them.
+_RANKED_BY_VOTES = re.compile(r"/api/v1/(?:tools/|leaderboards/(?:[^/]+/)?)|/api/v1/tools/[^/]+/alternatives/")
 
 
 def versions_for(path: str) -> list[str]:
@@ -60,7 +62,7 @@ def versions_for(path: str) -> list[str]:
         return [CATALOG, *map(tool_version, pair)] if pair else [CATALOG]
     if match := _TOOL.fullmatch(path):
         return [CATALOG, tool_version(match.group(1))]
-    if path == "/api/v1/tools/":
+    if _RANKED_BY_VOTES.fullmatch(path):
         return [CATALOG, VOTES]
     if path == "/api/v1/changes/":
         return [EVENTS]

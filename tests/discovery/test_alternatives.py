@@ -1,0 +1,88 @@
+"""Alternatives to a tool: its category first, then what staff compared it with, by lower bound."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import CategoryFactory, ComparisonFactory, ReviewerFactory, ReviewFactory, ToolFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _tool(slug: str, category, ship: int = 0, skip: int = 0, **fields):
+    return ToolFactory(
+        slug=slug, name=slug.title(), category=category, community_ship_count=ship, community_skip_count=skip, **fields
+    )
+
+
+@pytest.fixture
+def catalog():
+    editors, models = CategoryFactory(slug="editors"), CategoryFactory(slug="models")
+    tools = {
+        "asked": _tool("asked", editors, 50, 50),
+        # Same category: bravo by its community bound [0.7672, 0.9069]; charlie has 3 votes (too few) but the
+        # panel's 4/4, [0.5101, 1.0]; delta has 12 votes, 6/6 [0.2538, 0.7462]; echo nothing at all.
+        "bravo": _tool("bravo", editors, 85, 15),
+        "charlie": _tool("charlie", editors, 3, 0),
+        "delta": _tool("delta", editors, 6, 6),
+        "echo": _tool("echo", editors),
+        # Curated against it from another category (staff's order puts the other tool first).
+        "foxtrot": _tool("foxtrot", models, 10, 0),
+        # Another category, not curated: not listed; nor is an unpublished tool of the same category.
+        "golf": _tool("golf", models, 90, 10),
+        "hidden": _tool("hidden", editors, 90, 10, is_published=False),
+    }
+    for reviewer in [ReviewerFactory() for _ in range(4)]:
+        ReviewFactory(reviewer=reviewer, tool=tools["charlie"], verdict="ship")
+    ComparisonFactory(left_tool=tools["foxtrot"], right_tool=tools["asked"])
+    ComparisonFactory(left_tool=tools["asked"], right_tool=tools["delta"])
+    ComparisonFactory(left_tool=tools["asked"], right_tool=tools["golf"], is_published=False)
+    return tools
+
+
+def _alternative(api, slug, reasons, comparison, ranked_by, lower_bound):
+    return {
+        "reasons": reasons,
+        "comparison": comparison,
+        "ranked_by": ranked_by,
+        "lower_bound": lower_bound,
+        "tool": api.get(f"/api/v1/tools/{slug}/").json(),
+    }
+
+
+def test_alternatives_list_the_category_then_the_curated_pairs(api, catalog) -> None:
+    response = api.get("/api/v1/tools/asked/alternatives/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "count": 5,
+        "next": None,
+        "previous": None,
+        "results": [
+            _alternative(api, "bravo", ["same_category"], "asked-vs-bravo", "community", 0.7672),
+            _alternative(api, "charlie", ["same_category"], "asked-vs-charlie", "panel", 0.5101),
+            _alternative(api, "delta", ["same_category", "curated"], "asked-vs-delta", "community", 0.2538),
+            _alternative(api, "echo", ["same_category"], "asked-vs-echo", None, None),
+            _alternative(api, "foxtrot", ["curated"], "foxtrot-vs-asked", "community", 0.7225),
+        ],
+    }
+
+
+def test_alternatives_are_four_queries_whatever_the_catalog(api, catalog) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        api.get("/api/v1/tools/asked/alternatives/")
+    assert len(captured) == 4
+    for index in range(5):
+        _tool(f"more-{index}", catalog["asked"].category, 20, index)
+    with CaptureQueriesContext(connection) as captured:
+        body = api.get("/api/v1/tools/asked/alternatives/?page_size=2").json()
+    assert len(captured) == 4
+    assert body["count"] == 10
+
+
+@pytest.mark.parametrize("slug", ["nope", "hidden"])
+def test_an_unknown_or_unpublished_tool_is_a_json_404(api, catalog, slug) -> None:
+    response = api.get(f"/api/v1/tools/{slug}/alternatives/")
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["detail"] == f"No published tool has the slug '{slug}'."
