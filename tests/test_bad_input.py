@@ -74,6 +74,9 @@ PAGINATED = [
     "/api/v1/reviewers/",
     "/api/v1/comparisons/",
     "/api/v1/reviewers/the-builder/reviews/",
+    "/api/v1/leaderboards/",
+    "/api/v1/leaderboards/developer-tools/",
+    "/api/v1/tools/code-llama-4/alternatives/",
 ]
 UNICODE_DIGITS = [
     ("superscript-two", "%C2%B2"),  # ² : isdigit, int refuses

@@ -52,6 +52,10 @@ def test_served_documents_validate_against_the_schema(api, tools: list[Tool], se
         "/api/v1/comparisons/plain-vs-priced/": "Comparison",
         "/api/v1/tools/priced/": "Tool",
         "/api/v1/tools/": "PaginatedToolList",
+        "/api/v1/leaderboards/": "LeaderboardPage",
+        "/api/v1/leaderboards/?metric=panel": "LeaderboardPage",
+        "/api/v1/tools/priced/alternatives/": "AlternativesPage",
+        "/api/v1/methodology/": "Methodology",
     }
     for url, component in checks.items():
         response = api.get(url)
