@@ -477,7 +477,8 @@ def report(phases: list[Phase], connections: int) -> list[str]:
             flat = million.rps(case) / zero.rps(case)
             checks.append((f"{case} at 1M votes >= 0.9x of 0 votes", flat >= 0.9, f"{flat:.3f}x"))
     for phase in phases:
-        for case, most in (("comparison_uncached", MAX_COMPARISON_QUERIES), ("leaderboard_uncached", MAX_BOARD_QUERIES)):
+        bounds = (("comparison_uncached", MAX_COMPARISON_QUERIES), ("leaderboard_uncached", MAX_BOARD_QUERIES))
+        for case, most in bounds:
             if case in phase.queries:
                 queries = phase.queries[case]
                 checks.append((f"{case} queries <= {most} at {phase.name}", queries <= most, str(queries)))
@@ -485,7 +486,8 @@ def report(phases: list[Phase], connections: int) -> list[str]:
             share = phase.rps("leaderboard_uncached") / phase.rps("tools_list_uncached")
             checks.append(
                 (
-                    f"leaderboard_uncached (1,000 tools) >= {MIN_BOARD_TO_LIST}x of tools_list_uncached at {phase.name}",
+                    f"leaderboard_uncached (1,000 tools) >= {MIN_BOARD_TO_LIST}x of tools_list_uncached "
+                    f"at {phase.name}",
                     share >= MIN_BOARD_TO_LIST,
                     f"{share:.3f}x",
                 )

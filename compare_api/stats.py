@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 # z for a two-sided 95% interval.
 Z95 = 1.959963984540054
@@ -12,6 +13,9 @@ Z95 = 1.959963984540054
 RANKING_METHOD = "wilson-overlap-v1"
 
 
+# Remembered: a pure function of two counts, asked for every tool on every uncached board
+# and document, and most tools' counts are the same from one read to the next.
+@lru_cache(maxsize=16_384)
 def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, float] | None:
     """Wilson score interval for a binomial proportion; None without observations.
 

@@ -5,65 +5,70 @@ interval lies entirely above its own (their lower bound above its upper bound).
 Two tools whose intervals overlap cannot be told apart; each counts the other
 as tied. Ranks are therefore shared, and can skip: three tools that all beat a
 fourth rank it 4th, whatever their own ranks.
+
 """
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from collections.abc import Sequence
+from functools import partial
+from itertools import repeat
+from operator import itemgetter, mul, sub
 
 TIED_WITH_SHOWN = 5  # how many of a tool's ties an entry names (nearest on the board first); all are counted
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
-    key: object  # what the caller ranks (a row, an id)
-    low: float
-    high: float
-    rank: int
-    position: int  # on the board, from 0
+class RankedBoard:
+    """Tools (`keys`) with their intervals (`lows`, `highs`), ranked and in board order: by rank,
+    then by the lower bound (the most certain first), then as given (the caller's tiebreak).
 
+    A board of a thousand tools is ranked on every uncached read, so the work is done by
+    sorts, binary searches and maps over whole columns (C loops), not a Python step per tool.
+    """
 
-def board(items: list[tuple[object, float, float]]) -> list[Placed]:
-    """`(key, low, high)` triples, ranked and in board order: by rank, then by the lower
-    bound (the most certain first), then as given (the caller's tiebreak)."""
-    lows = sorted(low for _, low, _ in items)
-    total = len(lows)
-    ranked = [
-        # Tools whose lower bound is above this one's upper bound: everything right of `high` in `lows`.
-        (1 + total - bisect_right(lows, high), -low, index, key, low, high)
-        for index, (key, low, high) in enumerate(items)
-    ]
-    ranked.sort(key=lambda entry: entry[:3])
-    return [
-        Placed(key=key, low=low, high=high, rank=rank, position=position)
-        for position, (rank, _, _, key, low, high) in enumerate(ranked)
-    ]
+    def __init__(self, keys: Sequence, lows: Sequence[float], highs: Sequence[float]) -> None:
+        count = len(keys)
+        sorted_lows = sorted(lows)
+        # The tools above one are those whose lower bound is right of its upper bound in sorted_lows.
+        ranks = list(map((count + 1).__sub__, map(partial(bisect_right, sorted_lows), highs)))
+        # Board order in one float per tool: a rank apart outweighs any two lower bounds (in [0, 1], halved),
+        # and the stable sort keeps the caller's order among equals.
+        order_keys = list(map(sub, ranks, map(mul, lows, repeat(0.5))))
+        order = sorted(range(count), key=order_keys.__getitem__)
+        self.ranks, self.keys, self.lows, self.highs = (_pick(column, order) for column in (ranks, keys, lows, highs))
+        self.sorted_lows = sorted_lows
+        self.sorted_highs = sorted(highs)
 
+    def __len__(self) -> int:
+        return len(self.keys)
 
-class Ties:
-    """Which tools on a board each tool cannot be told apart from (intervals overlap)."""
-
-    def __init__(self, placed: list[Placed]) -> None:
-        self.placed = placed
-        self.lows = sorted(entry.low for entry in placed)
-        self.highs = sorted(entry.high for entry in placed)
-
-    def count(self, entry: Placed) -> int:
+    def tied_count(self, position: int) -> int:
         """Every other tool on the board whose interval overlaps this one's: all but those
         entirely above it and those entirely below it."""
-        above = len(self.lows) - bisect_right(self.lows, entry.high)
-        below = bisect_left(self.highs, entry.low)
-        return len(self.placed) - 1 - above - below
+        above = len(self.sorted_lows) - bisect_right(self.sorted_lows, self.highs[position])
+        below = bisect_left(self.sorted_highs, self.lows[position])
+        return len(self.keys) - 1 - above - below
 
-    def nearest(self, entry: Placed, limit: int = TIED_WITH_SHOWN) -> list[Placed]:
-        """Up to `limit` of them, nearest on the board first (the one above before the one below)."""
-        wanted = min(limit, self.count(entry))
-        found: list[Placed] = []
+    def tied_with(self, position: int, limit: int = TIED_WITH_SHOWN) -> list[int]:
+        """Positions of up to `limit` of them, nearest on the board first (the one above first)."""
+        wanted = min(limit, self.tied_count(position))
+        low, high = self.lows[position], self.highs[position]
+        found: list[int] = []
         distance = 1
-        while len(found) < wanted and distance < len(self.placed):
-            for position in (entry.position - distance, entry.position + distance):
-                if 0 <= position < len(self.placed) and len(found) < wanted:
-                    other = self.placed[position]
-                    if other.low <= entry.high and other.high >= entry.low:
-                        found.append(other)
+        while len(found) < wanted and distance < len(self.keys):
+            for other in (position - distance, position + distance):
+                if (
+                    0 <= other < len(self.keys)
+                    and len(found) < wanted
+                    and self.lows[other] <= high
+                    and self.highs[other] >= low
+                ):
+                    found.append(other)
             distance += 1
         return found
+
+
+def _pick(column: list, order: list[int]) -> list:
+    """column[order[0]], column[order[1]], ... (itemgetter does it in C; it returns a bare value for one index)."""
+    if len(order) < 2:
+        return [column[index] for index in order]
+    return list(itemgetter(*order)(column))

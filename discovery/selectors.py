@@ -8,16 +8,20 @@ more query. A board costs three queries (two for the overall board), the
 alternatives four, whatever the page or the catalog's size.
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from operator import add, itemgetter
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
+from compare_api.compiled import CompiledQuery
 from compare_api.slugs import COMPARISON_SEPARATOR
 from compare_api.stats import RANKING_METHOD, Tally, wilson_interval
-from discovery.ranking import Placed, Ties, board
+from discovery.ranking import RankedBoard
 from reviews.models import Comparison
 from tools.models import COMMUNITY_COUNTERS, PANEL_COUNTERS, Category, Tool
 from tools.serializers import TOOL_COLUMNS, tool_document
@@ -51,12 +55,20 @@ class _Candidate:
     tally: Tally
 
 
-def _candidates(tools, counters: tuple[str, str]) -> list[_Candidate]:
-    ship, skip = counters
-    return [
-        _Candidate(id, slug, Tally(ships, skips))
-        for id, slug, ships, skips in tools.values_list("id", "slug", ship, skip).order_by("name", "id")
-    ]
+def _all_counters(counters: tuple[str, str]) -> QuerySet:
+    return Tool.objects.published().values_list("id", "slug", *counters).order_by("name", "id")
+
+
+def _category_counters(counters: tuple[str, str], category_id: int) -> QuerySet:
+    return _all_counters(counters).filter(category_id=category_id)
+
+
+# (id, slug, ship, skip) of every candidate by name, per metric: of every published tool, of one category.
+ALL_COUNTERS = {metric: CompiledQuery(partial(_all_counters, counters)) for metric, counters in METRICS.items()}
+CATEGORY_COUNTERS = {
+    metric: CompiledQuery(partial(_category_counters, counters), category_id=-7_000_001)
+    for metric, counters in METRICS.items()
+}
 
 
 def _documents(ids: list[int]) -> dict[int, dict]:
@@ -64,21 +76,23 @@ def _documents(ids: list[int]) -> dict[int, dict]:
     return {row["id"]: tool_document(row) for row in rows}
 
 
-@dataclass
-class Board:
-    metric: str
-    category: dict | None
-    placed: list[Placed]  # ranked, in board order; keys are _Candidates
-    unranked: list[_Candidate]
-    ties: Ties = field(init=False)
+class Board(Sequence):
+    """A leaderboard's entries in order, the ranked tools then those not ranked yet; an entry's
+    document (with its ties, found on the whole board) is built only for the page asked for."""
 
-    def __post_init__(self) -> None:
-        self.ties = Ties(self.placed)
+    def __init__(self, metric: str, category: dict | None, ranked: RankedBoard, unranked: list[tuple]) -> None:
+        self.metric = metric
+        self.category = category
+        self.ranked = ranked
+        self.unranked = unranked
 
-    @property
-    def entries(self) -> list[Placed | _Candidate]:
-        """What the board lists, in order: the ranked tools, then those not ranked yet."""
-        return [*self.placed, *self.unranked]
+    def __len__(self) -> int:
+        return len(self.ranked) + len(self.unranked)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        return index  # a position on the board; page_document() reads it
 
     def meta(self) -> dict:
         return {
@@ -87,7 +101,7 @@ class Board:
             "min_total": min_total(self.metric),
             "as_of": _timestamp.to_representation(timezone.now()),
             "category": self.category,
-            "ranked_count": len(self.placed),
+            "ranked_count": len(self.ranked),
             "unranked_count": len(self.unranked),
             "note": self._note(),
         }
@@ -99,7 +113,7 @@ class Board:
                 "number of tools whose 95% interval lies entirely above its own, so tools that cannot be "
                 "told apart share a rank; within a rank, the higher lower bound is listed first."
             )
-        most = max((entry.key.tally.total for entry in self.placed), default=0)
+        most = max((ship + skip for _, _, ship, skip in self.ranked.keys), default=0)
         example = wilson_interval(most, most)
         honest = f" Even {most} ship of {most} is only known to lie in [{example[0]}, {example[1]}]." if example else ""
         return (
@@ -108,32 +122,29 @@ class Board:
             f"raw ship rate.{honest} Within a rank, the higher lower bound is listed first."
         )
 
-    def page_document(self, page: list[Placed | _Candidate]) -> list[dict]:
-        """The entries of one page, with the tools' documents (one query)."""
-        documents = _documents([_candidate(entry).id for entry in page])
+    def page_document(self, positions: list[int]) -> list[dict]:
+        """The entries at these positions, with the tools' documents (one query)."""
+        ranked = len(self.ranked)
+        rows = [self.ranked.keys[p] if p < ranked else self.unranked[p - ranked] for p in positions]
+        documents = _documents([row[0] for row in rows])
         results = []
-        for entry in page:
-            candidate = _candidate(entry)
-            if isinstance(entry, Placed):
-                nearest = [other.key.slug for other in self.ties.nearest(entry)]
-                rank, status, tied_count = entry.rank, RANKED, self.ties.count(entry)
+        for position, (id, _, ship, skip) in zip(positions, rows, strict=True):
+            if position < ranked:
+                tied = [self.ranked.keys[other][1] for other in self.ranked.tied_with(position)]
+                rank, status, tied_count = self.ranked.ranks[position], RANKED, self.ranked.tied_count(position)
             else:
-                nearest, rank, status, tied_count = [], None, UNRANKED_STATUS[self.metric], 0
+                tied, rank, status, tied_count = [], None, UNRANKED_STATUS[self.metric], 0
             results.append(
                 {
                     "rank": rank,
                     "status": status,
-                    "tied_with": nearest,
+                    "tied_with": tied,
                     "tied_count": tied_count,
-                    "tally": candidate.tally.as_dict(),
-                    "tool": documents[candidate.id],
+                    "tally": Tally(ship, skip).as_dict(),
+                    "tool": documents[id],
                 }
             )
         return results
-
-
-def _candidate(entry: Placed | _Candidate) -> _Candidate:
-    return entry.key if isinstance(entry, Placed) else entry
 
 
 def board_get(*, category: str | None, metric: str) -> Board:
@@ -141,25 +152,27 @@ def board_get(*, category: str | None, metric: str) -> Board:
 
     Raises UnknownCategory for a category slug that names none.
     """
-    tools = Tool.objects.published()
     category_document = None
-    if category is not None:
+    if category is None:
+        rows = ALL_COUNTERS[metric].rows()
+    else:
         found = Category.objects.filter(slug=category).values("id", "slug", "name").first()
         if found is None:
             raise UnknownCategory(category)
         category_document = {"slug": found["slug"], "name": found["name"]}
-        tools = tools.filter(category_id=found["id"])
+        rows = CATEGORY_COUNTERS[metric].rows(category_id=found["id"])
 
-    enough, unranked = [], []
-    for candidate in _candidates(tools, METRICS[metric]):
-        interval = candidate.tally.ci95
-        if interval is not None and candidate.tally.total >= min_total(metric):
-            enough.append((candidate, *interval))
-        else:
-            unranked.append(candidate)
+    least = max(1, min_total(metric))
+    enough = [row for row in rows if row[2] + row[3] >= least]
     # Not ranked yet: the nearest to ranking first, then by name (the query's order).
-    unranked.sort(key=lambda candidate: -candidate.tally.total)
-    return Board(metric=metric, category=category_document, placed=board(enough), unranked=unranked)
+    unranked = sorted((row for row in rows if row[2] + row[3] < least), key=lambda row: -(row[2] + row[3]))
+    if enough:
+        _, _, ships, skips = zip(*enough, strict=True)
+        intervals = list(map(wilson_interval, ships, map(add, ships, skips)))
+        ranked = RankedBoard(enough, list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals)))
+    else:
+        ranked = RankedBoard([], [], [])
+    return Board(metric, category_document, ranked, unranked)
 
 
 @dataclass(frozen=True, slots=True)

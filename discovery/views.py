@@ -73,7 +73,7 @@ class LeaderboardView(_Paged):
                 board = board_get(category=category, metric=metric)
             except UnknownCategory:
                 raise NotFound(f"No category has the slug '{category}'.") from None
-            page, paginator = self._page(request, board.entries)
+            page, paginator = self._page(request, board)
             listed = paginator.get_paginated_response(board.page_document(page)).data
             return {"meta": board.meta(), **listed}
 
