@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 from rest_framework.views import APIView
 
 from compare_api.caching import versions_for
+from compare_api.compiled import CompiledQuery
 from compare_api.renderers import render_json
 from compare_api.slugs import SLUG_MAX_LENGTH, split_comparison_slug
+from reviews import selectors
 from reviews.models import Reviewer
 from tests.factories import (
     CategoryFactory,
@@ -289,6 +292,24 @@ class TestQueryCounts:
             response = api.get(_url(*slugs))
         assert response.status_code == 200
         assert len(response.json()["scorecard"]) == 8
+
+    def test_each_statement_is_compiled_once_per_process(self, api, panel, monkeypatch) -> None:
+        statements = [*selectors.TOOLS.values(), *selectors.SCORECARD.values(), selectors.EDITORIAL]
+        for statement in statements:  # as in a fresh process
+            monkeypatch.setattr(statement, "_by_vendor", {})
+        compiled: list[CompiledQuery] = []
+        compile_sql = CompiledQuery._compile
+
+        def counting(self: CompiledQuery, alias: str) -> object:
+            compiled.append(self)
+            return compile_sql(self, alias)
+
+        monkeypatch.setattr(CompiledQuery, "_compile", counting)
+        for _ in range(3):
+            for slugs in (("alpha", "beta"), ("alpha", "beta", "gamma"), ("delta", "gamma", "beta", "alpha")):
+                assert api.get(_url(*slugs)).status_code == 200
+        # One statement per number of tools for the tools and the scorecard, one for the curation.
+        assert Counter(compiled) == dict.fromkeys(statements, 1)
 
 
 class TestPanelPick:
