@@ -9,9 +9,12 @@ COMPARISON_SEPARATOR = "-vs-"
 # else, a NUL byte above all (PostgreSQL refuses it in text), is a 404 from the
 # URL resolver before any query runs.
 SLUG_SEGMENT = "[-a-zA-Z0-9_]+"
-# A comparison's `{a}-vs-{b}` reaches its view whole, which parses it before any query.
+# A comparison's `{a}-vs-{b}[-vs-...]` reaches its view whole, which parses it before any query.
 ANY_SEGMENT = "[^/]+"
 SLUG_MAX_LENGTH = 80
+# A comparison names two to four tools.
+COMPARISON_MAX_TOOLS = 4
+COMPARISON_MAX_LENGTH = COMPARISON_MAX_TOOLS * SLUG_MAX_LENGTH + (COMPARISON_MAX_TOOLS - 1) * len(COMPARISON_SEPARATOR)
 # Lower-case ASCII words joined by single hyphens: safe in URLs, and unambiguous
 # once `-vs-` is kept out of them.
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -27,14 +30,15 @@ def validate_tool_slug(value: str) -> None:
         )
 
 
-def split_comparison_slug(pair: str) -> tuple[str, str] | None:
-    """`a-vs-b` -> (a, b); None when the text cannot name two well-formed slugs."""
-    if len(pair) > 2 * SLUG_MAX_LENGTH + len(COMPARISON_SEPARATOR):
+def split_comparison_slug(pair: str) -> tuple[str, ...] | None:
+    """`a-vs-b-vs-c` -> (a, b, c); None when the text cannot name at least two well-formed slugs.
+
+    It may name more than COMPARISON_MAX_TOOLS (the view refuses those with a 400 of
+    its own); text longer than that many slugs could be is refused before any regex work.
+    """
+    if len(pair) > COMPARISON_MAX_LENGTH:
         return None
-    parts = pair.split(COMPARISON_SEPARATOR)
-    if len(parts) != 2:
+    parts = tuple(pair.split(COMPARISON_SEPARATOR))
+    if len(parts) < 2 or not all(SLUG_RE.fullmatch(part) for part in parts):
         return None
-    left, right = parts
-    if not (SLUG_RE.fullmatch(left) and SLUG_RE.fullmatch(right)):
-        return None
-    return left, right
+    return parts

@@ -1,20 +1,24 @@
 """The comparison document: a read across tools, reviews and votes.
 
-Three queries whatever the size of the panel or the number of votes, each
-compiled once per process (compare_api.compiled):
-1. both tools, with category, vendor and panel counts (community counters live
+A fixed number of queries whatever the size of the panel or the number of votes,
+each compiled once per process (compare_api.compiled) for each number of tools:
+1. the tools, with category, vendor and panel counts (community counters live
    on the tool row);
 2. the panel, one row per active reviewer, with that reviewer's review of each
    tool joined in (NULL where there is none, so rows always line up);
-3. the curated comparison of the pair, if staff wrote one.
+3. for two tools only, the curated comparison of the pair, if staff wrote one
+   (curation is per pair: three or four tools have no editorial text).
 The document is assembled as plain data, in the shape ComparisonSerializer
 declares for the schema.
 """
 
+from collections.abc import Sequence
+
+from django.conf import settings
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from compare_api.compiled import CompiledQuery
-from compare_api.slugs import COMPARISON_SEPARATOR
+from compare_api.slugs import COMPARISON_MAX_TOOLS, COMPARISON_SEPARATOR
 from reviews.models import Comparison, Reviewer
 from tools.models import Tool
 from tools.serializers import TOOL_COLUMNS, tool_document
@@ -29,22 +33,20 @@ class UnknownTool(Exception):
         self.slug = slug
 
 
-def _tools(left: str, right: str) -> QuerySet:
-    return Tool.objects.for_api().filter(slug__in=[left, right]).values_list("id", *TOOL_COLUMNS).order_by()
+def _tools(**slugs: str) -> QuerySet:
+    return Tool.objects.for_api().filter(slug__in=list(slugs.values())).values_list("id", *TOOL_COLUMNS).order_by()
 
 
-def _scorecard(left_id: int, right_id: int) -> QuerySet:
+def _scorecard(**tool_ids: int) -> QuerySet:
+    # One join per tool, named after its position in the request (tool_ids keeps that order).
+    joins = {
+        f"review_{index}": FilteredRelation("reviews", condition=Q(reviews__tool_id=tool_id))
+        for index, tool_id in enumerate(tool_ids.values())
+    }
     return (
         Reviewer.objects.panel()
-        .annotate(
-            left_review=FilteredRelation("reviews", condition=Q(reviews__tool_id=left_id)),
-            right_review=FilteredRelation("reviews", condition=Q(reviews__tool_id=right_id)),
-        )
-        .values_list(
-            *REVIEWER_COLUMNS,
-            *(F(f"left_review__{column}") for column in REVIEW_COLUMNS),
-            *(F(f"right_review__{column}") for column in REVIEW_COLUMNS),
-        )
+        .annotate(**joins)
+        .values_list(*REVIEWER_COLUMNS, *(F(f"{join}__{column}") for join in joins for column in REVIEW_COLUMNS))
     )
 
 
@@ -57,8 +59,18 @@ def _editorial(left_id: int, right_id: int) -> QuerySet:
     )
 
 
-TOOLS = CompiledQuery(_tools, left="\x00left-slug", right="\x00right-slug")
-SCORECARD = CompiledQuery(_scorecard, left_id=-7_000_001, right_id=-7_000_002)
+# Sentinel names and values per number of tools: the SQL differs only in how many there are.
+TOOL_COUNTS = range(2, COMPARISON_MAX_TOOLS + 1)
+SLUG_NAMES = {count: tuple(f"slug_{index}" for index in range(count)) for count in TOOL_COUNTS}
+ID_NAMES = {count: tuple(f"tool_id_{index}" for index in range(count)) for count in TOOL_COUNTS}
+TOOLS = {
+    count: CompiledQuery(_tools, **{name: f"\x00slug-{index}" for index, name in enumerate(SLUG_NAMES[count])})
+    for count in TOOL_COUNTS
+}
+SCORECARD = {
+    count: CompiledQuery(_scorecard, **{name: -7_000_001 - index for index, name in enumerate(ID_NAMES[count])})
+    for count in TOOL_COUNTS
+}
 EDITORIAL = CompiledQuery(_editorial, left_id=-7_000_001, right_id=-7_000_002)
 
 
@@ -71,43 +83,67 @@ def _review(slug: str, verdict: str | None, body: str | None, reviewed_at: objec
     }
 
 
-def comparison_get(*, left: str, right: str) -> dict:
-    """The comparison of two published tools in the requested order, as plain data.
+def _panel_pick(tools: list[dict]) -> str | None:
+    """The tool with the highest panel ship rate, if it alone has it and every tool has a rate."""
+    rates = [tool["panel"]["ship_rate"] for tool in tools]
+    if None in rates:
+        return None
+    top = max(rates)
+    return tools[rates.index(top)]["slug"] if rates.count(top) == 1 else None
+
+
+def _community_pick(tools: list[dict]) -> str | None:
+    """The tool whose community interval lies entirely above every other tool's (at most one can).
+
+    A tool under LEADERBOARD_MIN_TOTAL counted votes has no usable interval: it can be
+    neither picked nor ruled out, so nobody is picked.
+    """
+    tallies = [tool["community"] for tool in tools]
+    if any(tally["total"] < settings.LEADERBOARD_MIN_TOTAL or tally["ci95"] is None for tally in tallies):
+        return None
+    for tool, tally in zip(tools, tallies, strict=True):
+        others = [other for other in tallies if other is not tally]
+        if all(tally["ci95"][0] > other["ci95"][1] for other in others):
+            return tool["slug"]
+    return None
+
+
+def comparison_get(*, slugs: Sequence[str]) -> dict:
+    """The comparison of two to four different published tools in the requested order, as plain data.
 
     Raises UnknownTool for a slug that names no published tool.
     """
-    found = {row[1]: row for row in TOOLS.rows(left=left, right=right)}
-    for slug in (left, right):
+    count = len(slugs)
+    found = {row[1]: row for row in TOOLS[count].rows(**dict(zip(SLUG_NAMES[count], slugs, strict=True)))}
+    for slug in slugs:
         if slug not in found:
             raise UnknownTool(slug)
-    left_id, right_id = found[left][0], found[right][0]
-    tools = [tool_document(dict(zip(TOOL_COLUMNS, found[slug][1:], strict=True))) for slug in (left, right)]
+    ids = [found[slug][0] for slug in slugs]
+    tools = [tool_document(dict(zip(TOOL_COLUMNS, found[slug][1:], strict=True))) for slug in slugs]
 
     scorecard = []
-    for row in SCORECARD.rows(left_id=left_id, right_id=right_id):
-        reviewer = dict(zip(REVIEWER_COLUMNS, row[:5], strict=True))
+    width = len(REVIEW_COLUMNS)
+    offsets = range(len(REVIEWER_COLUMNS), len(REVIEWER_COLUMNS) + count * width, width)
+    for row in SCORECARD[count].rows(**dict(zip(ID_NAMES[count], ids, strict=True))):
+        reviewer = dict(zip(REVIEWER_COLUMNS, row[: len(REVIEWER_COLUMNS)], strict=True))
         reviewer["bio"] = reviewer["bio"] or None
-        reviews = [_review(left, *row[5:8]), _review(right, *row[8:11])]
-        verdicts = {review["verdict"] for review in reviews}
-        split = None not in verdicts and len(verdicts) > 1
+        reviews = [_review(slug, *row[offset : offset + width]) for slug, offset in zip(slugs, offsets, strict=True)]
+        # A split needs two verdicts that differ; a missing review neither splits a row nor heals one.
+        split = len({review["verdict"] for review in reviews} - {None}) > 1
         scorecard.append({"reviewer": reviewer, "reviews": reviews, "split": split})
 
-    slug = f"{left}{COMPARISON_SEPARATOR}{right}"
-    editorial = EDITORIAL.rows(left_id=left_id, right_id=right_id)
+    slug = COMPARISON_SEPARATOR.join(slugs)
+    editorial = EDITORIAL.rows(left_id=ids[0], right_id=ids[1]) if count == 2 else []
     if editorial:
         curated_left, *text = editorial[0]
         # Editorial text staff left empty is absent, as for an uncurated pair: null, never "".
         title, headline, summary = (value or None for value in text)
-        canonical = slug if curated_left == left_id else f"{right}{COMPARISON_SEPARATOR}{left}"
+        canonical = slug if curated_left == ids[0] else COMPARISON_SEPARATOR.join(slugs[::-1])
     else:
         title = headline = summary = None
         canonical = slug
 
-    left_rate, right_rate = (tool["panel"]["ship_rate"] for tool in tools)
-    pick = None
-    if left_rate is not None and right_rate is not None and left_rate != right_rate:
-        pick = left if left_rate > right_rate else right
-    return {
+    document = {
         "slug": slug,
         "canonical_slug": canonical,
         "curated": bool(editorial),
@@ -117,5 +153,9 @@ def comparison_get(*, left: str, right: str) -> dict:
         "tools": tools,
         "scorecard": scorecard,
         "reviewer_split": [row["reviewer"]["slug"] for row in scorecard if row["split"]],
-        "panel_pick": pick,
+        "panel_pick": _panel_pick(tools),
     }
+    if count > 2:
+        # Only here: the two-tool document stays as it always was, byte for byte.
+        document["community_pick"] = _community_pick(tools)
+    return document

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from compare_api.fields import BlankAsNullCharField
+from compare_api.stats import RANKING_METHOD
 from reviews.models import Comparison, Review, Reviewer
 from tools.models import Verdict
 from tools.serializers import ToolSerializer
@@ -44,23 +45,41 @@ class ScorecardEntrySerializer(serializers.Serializer):
 class ScorecardRowSerializer(serializers.Serializer):
     reviewer = ReviewerRefSerializer()
     reviews = ScorecardEntrySerializer(many=True, help_text="One entry per requested tool, in the same order.")
-    split = serializers.BooleanField(help_text="The reviewer gave the two tools different verdicts.")
+    split = serializers.BooleanField(
+        help_text="At least two of the reviewer's verdicts on these tools differ (missing reviews count for neither)."
+    )
 
 
 class ComparisonSerializer(serializers.Serializer):
-    slug = serializers.CharField(help_text="`{a}-vs-{b}` in the requested order.")
-    canonical_slug = serializers.CharField(help_text="The curated order of the pair, else the requested slug.")
-    curated = serializers.BooleanField(help_text="Staff wrote editorial text for this pair.")
+    slug = serializers.CharField(help_text="The requested `a-vs-b` (up to `a-vs-b-vs-c-vs-d`), in the requested order.")
+    canonical_slug = serializers.CharField(
+        help_text="The curated order of the pair, else the requested slug (always so for three or four tools)."
+    )
+    curated = serializers.BooleanField(
+        help_text="Staff wrote editorial text for this pair (never for three or four tools)."
+    )
     title = serializers.CharField(allow_null=True, help_text="Editorial title; null unless curated.")
     headline = serializers.CharField(allow_null=True, help_text="Editorial headline; null unless curated.")
     summary = serializers.CharField(allow_null=True, help_text="Editorial summary; null unless curated.")
     tools = ToolSerializer(many=True)
     scorecard = ScorecardRowSerializer(many=True)
     reviewer_split = serializers.ListField(
-        child=serializers.SlugField(), help_text="Slugs of the reviewers whose verdicts differ between the tools."
+        child=serializers.SlugField(),
+        help_text="Slugs of the reviewers whose row splits: at least two of their verdicts on these tools differ.",
     )
     panel_pick = serializers.SlugField(
-        allow_null=True, help_text="Slug of the tool with the higher panel ship rate; null on a tie or missing data."
+        allow_null=True,
+        help_text="Slug of the tool with the highest panel ship rate; null on a tie for the highest, "
+        "or when any tool has no panel reviews.",
+    )
+    community_pick = serializers.SlugField(
+        allow_null=True,
+        required=False,
+        help_text="Only on comparisons of three or four tools: slug of the tool whose community ci95 interval "
+        "lies entirely above every other tool's (the intervals of the ranking method "
+        f"`{RANKING_METHOD}`); null when none does, or when any tool has fewer than the leaderboards' "
+        "minimum of counted votes (`min_total` in their `meta`, 10 by default): its interval can neither "
+        "pick nor rule out.",
     )
 
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 
 from compare_api.caching import CachedReadMixin, cached_read
 from compare_api.openapi import seed_example
-from compare_api.slugs import ANY_SEGMENT, SLUG_SEGMENT, split_comparison_slug
+from compare_api.slugs import ANY_SEGMENT, COMPARISON_MAX_TOOLS, SLUG_SEGMENT, split_comparison_slug
 from reviews.models import Comparison, Review, Reviewer
 from reviews.selectors import UnknownTool, comparison_get
 from reviews.serializers import (
@@ -101,19 +101,21 @@ class ToolReviewListView(CachedReadMixin, generics.ListAPIView):
         "compared too (`GET /api/v1/comparisons/{pair}/`).",
     ),
     retrieve=extend_schema(
-        summary="Compare two tools",
+        summary="Compare two to four tools",
         description=(
-            "The side-by-side document for any two published tools, in the requested order: "
+            "The side-by-side document for two to four different published tools, in the requested order: "
             "each tool with its pricing, panel and community tallies, the reviewer scorecard "
             "(one row per panel reviewer, one entry per tool), the reviewer split and the "
-            "panel's pick. A curated pair adds its title, headline and summary."
+            "panel's pick. A curated pair adds its title, headline and summary (curation is per pair: "
+            "three or four tools have none). Three or four tools add `community_pick`. "
+            "A tool named twice, or more than four tools, is a 400."
         ),
         parameters=[
             OpenApiParameter(
                 "pair",
                 OpenApiTypes.STR,
                 OpenApiParameter.PATH,
-                description="Two tool slugs joined by `-vs-`, e.g. `code-llama-4-vs-mistral-large-3`.",
+                description="Two to four tool slugs joined by `-vs-`, e.g. `code-llama-4-vs-mistral-large-3`.",
             )
         ],
         responses={200: ComparisonSerializer, 400: ValidationErrorResponseSerializer},
@@ -130,14 +132,20 @@ class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.Generic
     def retrieve(self, request: Request, pair: str) -> HttpResponse:
         slugs = split_comparison_slug(pair)
         if slugs is None:
-            raise NotFound("A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
-        left, right = slugs
-        if left == right:
-            raise ValidationError({"pair": ["Compare two different tools."]})
+            raise NotFound(
+                "A comparison URL names two to four tool slugs joined by '-vs-', e.g. 'a-vs-b' or 'a-vs-b-vs-c'."
+            )
+        if len(slugs) > COMPARISON_MAX_TOOLS:
+            raise ValidationError({"pair": [f"Compare two to four tools, not {len(slugs)}."]})
+        if len(set(slugs)) < len(slugs):
+            if len(slugs) == 2:
+                raise ValidationError({"pair": ["Compare two different tools."]})
+            repeated = next(slug for index, slug in enumerate(slugs) if slug in slugs[:index])
+            raise ValidationError({"pair": [f"Name each tool once: '{repeated}' appears more than once."]})
 
         def build() -> dict:
             try:
-                return comparison_get(left=left, right=right)
+                return comparison_get(slugs=slugs)
             except UnknownTool as unknown:
                 raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
 

@@ -63,7 +63,9 @@ def unsupported(media_type: str) -> dict:
 
 NO_ROUTE = error("not_found", "No such resource.")  # the URL resolver: no route matches
 NOT_FOUND = error("not_found", "Not found.")  # a route matched, no published row did
-BAD_PAIR = error("not_found", "A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'.")
+BAD_PAIR = error(
+    "not_found", "A comparison URL names two to four tool slugs joined by '-vs-', e.g. 'a-vs-b' or 'a-vs-b-vs-c'."
+)
 INVALID_PAGE = error("not_found", "Invalid page.")
 INVALID_PAGE_SIZE = error("not_found", "Invalid page size: use 1 to 100.")
 # Every paginated list, and characters that are digits to `str.isdigit` or `int` but not ASCII.
@@ -94,6 +96,8 @@ BAD_KEY = error(
 )
 TOO_LARGE = error("request_too_large", "The request body is too large.")
 SAME_TOOL = invalid(("pair", "invalid", "Compare two different tools."))
+NAMED_TWICE = invalid(("pair", "invalid", "Name each tool once: 'code-llama-4' appears more than once."))
+FIVE_TOOLS = invalid(("pair", "invalid", "Compare two to four tools, not 5."))
 BAD_LINK = invalid(("token", "invalid", "This link is invalid or has expired."))
 NO_MATCH = {"count": 0, "next": None, "previous": None, "results": []}
 REQUIRED = "This field is required."
@@ -567,7 +571,28 @@ CATALOG = [
     case("anonymous-vote-on-unknown-tool", "PUT", "/api/v1/tools/nope/vote/", 401, NO_CREDENTIALS, body=b"{}"),
     case("unknown-left-tool", "GET", "/api/v1/comparisons/nope-vs-code-llama-4/", 404, no_tool("nope")),
     case("unpublished-right-tool", "GET", "/api/v1/comparisons/code-llama-4-vs-hidden/", 404, no_tool("hidden")),
-    case("three-tools", "GET", "/api/v1/comparisons/a-vs-b-vs-c/", 404, BAD_PAIR),
+    case("third-tool-unknown", "GET", f"/api/v1/comparisons/{PAIR}-vs-nope/", 404, no_tool("nope")),
+    case(
+        "unknown-then-unpublished-names-the-first",
+        "GET",
+        f"/api/v1/comparisons/{PAIR}-vs-nope-vs-hidden/",
+        404,
+        no_tool("nope"),
+    ),
+    case("empty-third-slug", "GET", f"/api/v1/comparisons/{PAIR}-vs-/", 404, BAD_PAIR),
+    case("empty-middle-slug", "GET", "/api/v1/comparisons/code-llama-4-vs--vs-mistral-large-3/", 404, BAD_PAIR),
+    case("upper-case-third-slug", "GET", f"/api/v1/comparisons/{PAIR}-vs-Nope/", 404, BAD_PAIR),
+    case("five-tools", "GET", "/api/v1/comparisons/a-vs-b-vs-c-vs-d-vs-e/", 400, FIVE_TOOLS),
+    # Five slugs longer than four could be in all: refused by the length bound, before any parsing.
+    case("five-long-tools", "GET", "/api/v1/comparisons/" + "-vs-".join(["a" * 80] * 5) + "/", 404, BAD_PAIR),
+    case("tool-named-twice-of-three", "GET", f"/api/v1/comparisons/{PAIR}-vs-code-llama-4/", 400, NAMED_TWICE),
+    case(
+        "tool-named-thrice",
+        "GET",
+        "/api/v1/comparisons/code-llama-4-vs-code-llama-4-vs-code-llama-4/",
+        400,
+        NAMED_TWICE,
+    ),
     case("upper-case-pair", "GET", "/api/v1/comparisons/Code-Llama-4-vs-mistral-large-3/", 404, BAD_PAIR),
     case("tool-compared-with-itself", "GET", "/api/v1/comparisons/code-llama-4-vs-code-llama-4/", 400, SAME_TOOL),
     case("unpublished-tool-compared-with-itself", "GET", "/api/v1/comparisons/hidden-vs-hidden/", 400, SAME_TOOL),

@@ -53,7 +53,9 @@ def load(driver, url: str, ready: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("page", "ready"), [("/api/docs/", "Compare two tools"), ("/api/redoc/", "Compare two tools")])
+@pytest.mark.parametrize(
+    ("page", "ready"), [("/api/docs/", "Compare two to four tools"), ("/api/redoc/", "Compare two to four tools")]
+)
 def test_the_docs_request_nothing_from_another_host(browser, live_server, page: str, ready: str) -> None:
     call_command("seed", verbosity=0)
     load(browser, live_server.url + page, ready)

@@ -33,9 +33,11 @@ def tools() -> list[Tool]:
         context_window_tokens=200_000,
         homepage_url="https://example.com/priced",
     )
+    third = ToolFactory(slug="third")
     reviewer = ReviewerFactory(position=50)
     ReviewFactory(reviewer=reviewer, tool=priced, verdict="skip")
-    return [plain, priced]
+    ReviewFactory(reviewer=reviewer, tool=third, verdict="ship")
+    return [plain, priced, third]
 
 
 def test_tool_document_equals_the_tool_serializer(tools: list[Tool]) -> None:
@@ -50,6 +52,8 @@ def test_served_documents_validate_against_the_schema(api, tools: list[Tool], se
     checks = {
         "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/": "Comparison",
         "/api/v1/comparisons/plain-vs-priced/": "Comparison",
+        "/api/v1/comparisons/plain-vs-priced-vs-third/": "Comparison",  # with community_pick
+        "/api/v1/comparisons/third-vs-code-llama-4-vs-priced-vs-mistral-large-3/": "Comparison",
         "/api/v1/tools/priced/": "Tool",
         "/api/v1/tools/": "PaginatedToolList",
         "/api/v1/leaderboards/": "LeaderboardPage",

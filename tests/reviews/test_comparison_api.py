@@ -260,7 +260,10 @@ class TestErrors:
             "code-llama-4",
             "code-llama-4-vs-",
             "-vs-mistral-large-3",
-            "a-vs-b-vs-c",
+            "a-vs-b-vs-",
+            "a-vs--vs-c",
+            "a-vs-b-vs-C",
+            "-vs-".join(["a" * 80] * 5),
             "Code-Llama-4-vs-mistral-large-3",
             "code_llama_4-vs-mistral-large-3",
             "code-llama-4%00-vs-mistral-large-3",
@@ -278,7 +281,8 @@ class TestErrors:
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
         assert response.json() == _error(
-            "not_found", "A comparison URL names two tool slugs joined by '-vs-', e.g. 'a-vs-b'."
+            "not_found",
+            "A comparison URL names two to four tool slugs joined by '-vs-', e.g. 'a-vs-b' or 'a-vs-b-vs-c'.",
         )
         assert Tool.objects.count() == 2
 
