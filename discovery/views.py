@@ -50,7 +50,7 @@ def _not_found(slug: str) -> NotFound:
 def _choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
     value = request.query_params.get(name, default)
     if value not in choices:
-        raise ValidationError({name: [f"Must be one of: {', '.join(choices)}."]})
+        raise ValidationError({name: [f"Must be one of: {', '.join(choices)}."]}, code="invalid_choice")
     return value
 
 

@@ -211,7 +211,7 @@ def test_an_unknown_metric_or_theme_is_a_json_400(api, reviewed, url: str, attr:
     response = api.get(url, HTTP_ACCEPT=IMG_ACCEPT)
     assert (response.status_code, response["Content-Type"]) == (400, "application/json")
     (error,) = response.json()["errors"]
-    assert (error["code"], error["attr"]) == ("invalid", attr)
+    assert (error["code"], error["attr"]) == ("invalid_choice", attr)
     assert response["Access-Control-Allow-Origin"] == "*"
 
 
