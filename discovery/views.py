@@ -80,7 +80,7 @@ class BadgeView(CachedReadMixin, APIView):
     CORS open to every origin, on every answer (a preflight included)."""
 
     def finalize_response(self, request: Request, response: HttpResponse, *args: object, **kwargs: object):
-        if isinstance(response, Response):  # an error (successes are cached_read's bytes)
+        if isinstance(response, Response):  # an error or OPTIONS (a badge itself is cached_read's bytes)
             request.accepted_renderer, request.accepted_media_type = ORJSONRenderer(), "application/json"
         response = super().finalize_response(request, response, *args, **kwargs)
         for name, value in CORS_HEADERS.items():
