@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 PAIR = "code-llama-4-vs-mistral-large-3"
 # The scale catalogue in one category, so the leaderboard cases rank a category of 1,000 tools.
 BOARD = "/api/v1/leaderboards/scale-category-01/"
+IMG_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Case:
     script: str | None = None  # a wrk Lua script in benchmarks/
     revalidate: bool = False  # send If-None-Match with the document's current ETag
     via_nginx: bool = False  # through the stack's nginx in front of the server
+    accept: str | None = None  # the Accept header sent (none: wrk sends none)
 
     @property
     def baseline(self) -> str:
@@ -69,6 +71,8 @@ CASES = [
     Case("tools_list_uncached", "uncached", "/api/v1/tools/?page_size=25", "tool-list"),
     Case("tool_detail", "cached", "/api/v1/tools/code-llama-4/", "tool-detail"),
     Case("tool_detail_uncached", "uncached", "/api/v1/tools/code-llama-4/", "tool-detail"),
+    # A badge as pages embed it: an <img> request (its Accept is a browser's), from the cache.
+    Case("badge_svg_cached", "cached", "/api/v1/badges/tools/code-llama-4.svg", "badge-svg", accept=IMG_ACCEPT),
     Case("vote_write", "cached", "/", "tool-vote", script="votes.lua"),
     Case("leaderboard", "cached", BOARD, "leaderboard-category"),
     Case("leaderboard_uncached", "uncached", BOARD, "leaderboard-category"),
@@ -82,6 +86,7 @@ TARGETS = [
     ("comparison_cached", 0.6),
     ("comparison_304", 0.6),
     ("comparison_uncached", 0.2),
+    ("badge_svg_cached", 0.6),  # as the cached comparison (the discovery issue)
     ("tools_list", 0.15),
     ("vote_write", 0.15),
     ("leaderboard", 0.6),
@@ -146,6 +151,8 @@ def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str])
     if case.revalidate:
         with urllib.request.urlopen(url) as response:
             command += ["-H", f"If-None-Match: {response.headers['ETag']}"]
+    if case.accept:
+        command += ["-H", f"Accept: {case.accept}"]
     if case.script:
         command += ["-s", str(ROOT / "benchmarks" / case.script)]
     output = subprocess.run(
@@ -245,11 +252,11 @@ def queries_per_request(cases: list[Case]) -> dict[str, int]:
         else:
             request = lambda path=case.path: client.get(path)  # noqa: E731
         with override_settings(DOCUMENT_CACHE=case.server == "cached"):
-            headers = {}
+            headers = {"HTTP_ACCEPT": case.accept} if case.accept else {}
             if case.revalidate:
                 headers["HTTP_IF_NONE_MATCH"] = client.get(case.path)["ETag"]
             elif case.server == "cached":
-                client.get(case.path)  # warm
+                client.get(case.path, **headers)  # warm
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(case.path, **headers) if not case.script else request()
             assert response.status_code in (200, 201, 304), (case.name, response.status_code)

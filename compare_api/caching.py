@@ -8,7 +8,8 @@ commits, so the next read misses and is built fresh. Tokens are random, not
 counters, so a cache that lost them (eviction, restart) can never hand out an
 old document under a matching key.
 
-The cached entry is the rendered JSON and its ETag (a hash of those bytes),
+The cached entry is the rendered JSON and its ETag (a hash of those bytes;
+a document in another format, a badge's SVG, adds the headers it is sent with),
 kept under the path with the tokens it was built under, so a hit, and a 304
 for a matching If-None-Match, costs one cache round trip (tokens and entry in
 one MGET) and no query. When the cache is unreachable, reads are built every time (the ETag
@@ -52,6 +53,7 @@ _TOOL = re.compile(r"/api/v1/tools/([^/]+)/")
 _TOOL_HISTORY = re.compile(r"/api/v1/tools/[^/]+/history/")
 # Reads that rank many tools by their tallies: any vote may move them.
 _RANKED_BY_VOTES = re.compile(r"/api/v1/(?:tools/|leaderboards/(?:[^/]+/)?)|/api/v1/tools/[^/]+/alternatives/")
+_BADGE = re.compile(r"/api/v1/badges/tools/([^/]+)\.(?:svg|json)")
 
 
 def versions_for(path: str) -> list[str]:
@@ -68,6 +70,8 @@ def versions_for(path: str) -> list[str]:
         return [EVENTS]
     if _TOOL_HISTORY.fullmatch(path):
         return [CATALOG, HISTORY]
+    if match := _BADGE.fullmatch(path):
+        return [CATALOG, tool_version(match.group(1))]
     return [CATALOG]
 
 
@@ -165,42 +169,56 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return etag in tags
 
 
-def respond(request: HttpRequest, body: bytes, etag: str) -> HttpResponse:
+def respond(request: HttpRequest, body: bytes, etag: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    """The 200 (or 304) for a document; `headers` replace the JSON defaults (Content-Type,
+    Cache-Control) and add others, on the 304 too (it must say what the 200 would)."""
     if _matches(request.headers.get("If-None-Match", ""), etag):
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
     response["Cache-Control"] = settings.API_CACHE_CONTROL
+    if headers:
+        for name, value in headers.items():
+            response[name] = value
     return response
 
 
-def cached_read(request: Request, build: Callable[[], object], *, timeout: int = DOCUMENT_TTL) -> HttpResponse:
+def cached_read(
+    request: Request,
+    build: Callable[[], object],
+    *,
+    timeout: int = DOCUMENT_TTL,
+    render: Callable[[object], bytes] = render_json,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
     """Answer a read from the document cache, or build, render and store it.
 
     The entry for a path holds the version tokens it was built under; it is
-    served only while they are still current. `build` returns the data to
-    render as JSON; an exception it raises (a 404, a 400) is answered as usual
-    and nothing is stored. `timeout` shortens how long an entry may be served
-    for documents that can change without a write to invalidate them.
+    served only while they are still current. `build` returns the data that
+    `render` turns into bytes (JSON unless told otherwise); an exception it raises
+    (a 404, a 400) is answered as usual and nothing is stored. `timeout` shortens how
+    long an entry may be served for documents that can change without a write to
+    invalidate them. `headers` (respond()) are kept in the entry, so the fast path
+    sends the same ones; a JSON document's entry stays (tokens, etag, body).
     """
     doc_key = doc_key_for(request.get_full_path())
     looked_up = _lookup(versions_for(request.path), doc_key) if settings.DOCUMENT_CACHE else None
     if looked_up is not None:
         tokens, entry = looked_up
         if entry is not None and entry[0] == tokens:
-            _, etag, body = entry
+            _, etag, body, *stored_headers = entry
             metrics.count_cache_lookup("view", "hit")
-            return respond(request, body, etag)
+            return respond(request, body, etag, *stored_headers)
         metrics.count_cache_lookup("view", "miss")
-    body = render_json(build())
+    body = render(build())
     etag = etag_for(body)
     if looked_up is not None:
         try:
-            _cache().set(doc_key, (tokens, etag, body), timeout=timeout)
+            _cache().set(doc_key, (tokens, etag, body, *([headers] if headers else [])), timeout=timeout)
         except Exception as exc:
             breaker.failed(exc, "document not stored")
-    return respond(request, body, etag)
+    return respond(request, body, etag, headers)
 
 
 # For read-only viewsets: list and retrieve go through cached_read(). A view

@@ -33,10 +33,16 @@ from compare_api.throttling import (
 CACHED_PREFIXES = ("/api/v1/",)
 
 
-def _accepts_json(accept: str | None) -> bool:
+# What a path's documents are, by its suffix: JSON unless it names another format (a badge's .svg).
+_MEDIA_TYPES = {".svg": ("image/svg+xml", "image/*", "*/*")}
+_JSON = ("application/json", "application/*", "*/*")
+
+
+def _accepts(path: str, accept: str | None) -> bool:
     # Anything else goes to the view, which answers 406 as DRF's content negotiation does
     # (an absent Accept means */*; a present but empty one accepts nothing).
-    return accept is None or any(kind in accept for kind in ("application/json", "application/*", "*/*"))
+    kinds = _MEDIA_TYPES.get(path[path.rfind(".") :], _JSON)  # no dot: the last character, so JSON
+    return accept is None or any(kind in accept for kind in kinds)
 
 
 class CachedReadMiddleware:
@@ -51,7 +57,7 @@ class CachedReadMiddleware:
             # it sets the caller's limit and may be refused; only anonymous reads are answered here.
             and "HTTP_AUTHORIZATION" not in request.META
             and "HTTP_X_API_KEY" not in request.META
-            and _accepts_json(request.META.get("HTTP_ACCEPT"))
+            and _accepts(request.path, request.META.get("HTTP_ACCEPT"))
             and settings.DOCUMENT_CACHE
             and caching.breaker.available()
         ):
@@ -93,10 +99,10 @@ class CachedReadMiddleware:
         *tokens, entry = (None if value is None else loads(value) for value in values)
         if entry is None or None in tokens or entry[0] != tokens:
             return None
-        _, etag, body = entry
+        _, etag, body, *headers = entry  # headers: a non-JSON document's own (caching.cached_read)
         request.fast_path = True  # for the metrics' route label (compare_api.operations)
         metrics.count_cache_lookup("fastpath", "hit")
-        response = caching.respond(request, body, etag)
+        response = caching.respond(request, body, etag, *headers)
         for name, value in rate_limit.headers.items():
             response[name] = value
         return response

@@ -179,7 +179,12 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if direction != "response":
             return responses
         if self._is_cached_read():
-            responses["304"] = {"description": "Not modified: the document still has the ETag sent in If-None-Match."}
+            # A 304 carries what the 200 would (RFC 9110), so the headers an operation declares for its 200.
+            declared = copy.deepcopy(responses.get("200", {}).get("headers", {}))
+            responses["304"] = {
+                "description": "Not modified: the document still has the ETag sent in If-None-Match.",
+                **({"headers": declared} if declared else {}),
+            }
         for code, response in responses.items():
             if not response.get("description"):
                 response["description"] = DESCRIPTIONS.get(code, "")
@@ -195,7 +200,7 @@ class AutoSchema(StandardizedErrorsAutoSchema):
                 headers["Allow"] = _ref("Allow")
             if self._is_cached_read() and code in ("200", "304"):
                 headers["ETag"] = _ref("ETag")
-                headers["Cache-Control"] = _ref("Cache-Control")
+                headers.setdefault("Cache-Control", _ref("Cache-Control"))  # unless the operation says its own
         return dict(sorted(responses.items()))
 
 

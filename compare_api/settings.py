@@ -353,6 +353,10 @@ SPECTACULAR_SETTINGS = {
     ],
     "TAGS": [
         {"name": "auth", "description": "Voter accounts: register, exchange a password for a bearer token, log out."},
+        {
+            "name": "badges",
+            "description": "Embeddable badges of a tool's panel or community tally: SVG, shields.io JSON, snippets.",
+        },
         {"name": "categories", "description": "Tool categories, with how many published tools each holds."},
         {"name": "changes", "description": "The change feed: every change to the public documents, as events."},
         {"name": "comparisons", "description": "Side-by-side documents for any two published tools."},
@@ -426,7 +430,9 @@ PARTNER_USAGE_FLUSH_SECONDS = env.int("PARTNER_USAGE_FLUSH_SECONDS", default=10)
 
 # Browser frontends on other origins. They may read the validators and limits.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_URLS_REGEX = r"^/api/.*$"
+# Badges (discovery/views.py) are open to every origin, whatever the list above says: their
+# views send `Access-Control-Allow-Origin: *` themselves, so corsheaders leaves them alone.
+CORS_URLS_REGEX = r"^/api/(?!v1/badges/).*$"
 CORS_EXPOSE_HEADERS = ["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "user-agent", "x-api-key"]
 CORS_PREFLIGHT_MAX_AGE = 3600
@@ -483,6 +489,9 @@ FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=2)
 # community board only with at least this many counted votes; below it, it is listed
 # apart as "not enough votes yet", never ranked.
 LEADERBOARD_MIN_TOTAL = env.int("LEADERBOARD_MIN_TOTAL", default=10)
+# How long browsers and CDNs may keep a badge without asking again (README: "Badges");
+# the server's own copy is invalidated by every vote and catalog write as usual.
+BADGE_MAX_AGE = env.int("BADGE_MAX_AGE", default=300)
 
 # Where the site is reached from outside: every link in every email is built from
 # it, never from a request's Host (which the client chooses). Required in production.
@@ -493,6 +502,11 @@ if not PUBLIC_BASE_URL:
     PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PUBLIC_BASE_URL):
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be an http(s) URL with a host, e.g. https://verdicts.example")
+# The site the API serves (the frontend): a badge's embed snippet links to the tool's page there,
+# `<SITE_URL>/tools/<slug>/`.
+SITE_URL = env.str("SITE_URL", default=PUBLIC_BASE_URL).rstrip("/")
+if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", SITE_URL):
+    raise ImproperlyConfigured("SITE_URL must be an http(s) URL with a host, e.g. https://verdicts.example")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))

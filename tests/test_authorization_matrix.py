@@ -59,6 +59,10 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     # Following changes: reads like the documents they follow.
     "changes": READ,
     "tool-history": READ,
+    # Badges: public reads, for any caller.
+    "badge-svg": READ,
+    "badge-json": READ,
+    "badge-embed": READ,
     # Account endpoints ignore credentials: anyone may register or log in.
     "auth-register": (405, 405, 200, 201, 405, 405, 405),
     "auth-token": (405, 405, 200, 200, 405, 405, 405),
@@ -198,6 +202,7 @@ def targets(seeded, voter: AbstractBaseUser, partner_key: tuple[PartnerKey, str]
         "tool-reviews": {"slug": "code-llama-4"},
         "tool-history": {"slug": "code-llama-4"},
         "tool-vote": {"slug": "code-llama-4"},
+        **{name: {"slug": "code-llama-4"} for name in ("badge-svg", "badge-json", "badge-embed")},
         "reviewer-detail": {"slug": "the-builder"},
         "reviewer-reviews": {"slug": "the-builder"},
         "comparison-detail": {"pair": "code-llama-4-vs-mistral-large-3"},

@@ -60,6 +60,9 @@ def test_served_documents_validate_against_the_schema(api, tools: list[Tool], se
         "/api/v1/leaderboards/?metric=panel": "LeaderboardPage",
         "/api/v1/tools/priced/alternatives/": "AlternativesPage",
         "/api/v1/methodology/": "Methodology",
+        "/api/v1/badges/tools/priced.json": "ShieldsEndpoint",
+        "/api/v1/badges/tools/priced.json?metric=community": "ShieldsEndpoint",
+        "/api/v1/badges/tools/priced/": "BadgeEmbed",
     }
     for url, component in checks.items():
         response = api.get(url)
