@@ -59,7 +59,11 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     # Following changes: reads like the documents they follow.
     "changes": READ,
     "tool-history": READ,
-    # Badges: public reads, for any caller.
+    # Discovery: public reads, for any caller.
+    "leaderboard": READ,
+    "leaderboard-category": READ,
+    "tool-alternatives": READ,
+    "methodology": READ,
     "badge-svg": READ,
     "badge-json": READ,
     "badge-embed": READ,
@@ -202,7 +206,8 @@ def targets(seeded, voter: AbstractBaseUser, partner_key: tuple[PartnerKey, str]
         "tool-reviews": {"slug": "code-llama-4"},
         "tool-history": {"slug": "code-llama-4"},
         "tool-vote": {"slug": "code-llama-4"},
-        **{name: {"slug": "code-llama-4"} for name in ("badge-svg", "badge-json", "badge-embed")},
+        **{name: {"slug": "code-llama-4"} for name in ("badge-svg", "badge-json", "badge-embed", "tool-alternatives")},
+        "leaderboard-category": {"category": "developer-tools"},
         "reviewer-detail": {"slug": "the-builder"},
         "reviewer-reviews": {"slug": "the-builder"},
         "comparison-detail": {"pair": "code-llama-4-vs-mistral-large-3"},
