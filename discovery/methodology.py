@@ -74,6 +74,12 @@ def methodology_get() -> dict:
                 f"every other tool's; null otherwise, and when any tool has fewer than {minimum} counted votes."
             ),
         },
+        "badges": (
+            "Panel: ship verdicts / reviews (`3/4 ship`). Community: the rounded share of counted votes that say "
+            f"ship with their number (`72% · 1,240 votes`), only the number below {minimum} counted votes, `—` "
+            "with none. Colour: green when the 95% interval lies wholly above one half, red wholly below, amber "
+            "across it, grey with no rate."
+        ),
         "alternatives": (
             "Tools in the same category first, then those staff curated a comparison against; each group by the "
             f"community interval's lower bound where the tool has at least {minimum} counted votes, else the "

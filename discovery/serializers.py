@@ -136,6 +136,7 @@ class MethodologySerializer(serializers.Serializer):
     interval = MethodologyIntervalSerializer()
     ranking = MethodologyRankingSerializer()
     picks = MethodologyPicksSerializer()
+    badges = serializers.CharField(help_text="What the badges say and what their colours mean.")
     alternatives = serializers.CharField()
 
 

@@ -24,6 +24,11 @@ def test_the_methodology_states_the_rule_the_boards_use(api, seeded) -> None:
         reviewer["slug"] for reviewer in api.get("/api/v1/reviewers/").json()["results"]
     ]
     assert "4 ship of 4 is only known to lie in [0.5101, 1.0]" in methodology["ranking"]["panel_note"]
+    # The badges say what the methodology says they say.
+    panel_badge = api.get("/api/v1/badges/tools/code-llama-4.json").json()
+    assert panel_badge["message"] == "3/4 ship"
+    assert "`3/4 ship`" in methodology["badges"]
+    assert api.get("/api/v1/badges/tools/code-llama-4.svg")["Verdicts-Method"] == RANKING_METHOD
 
 
 def test_the_minimum_stated_follows_the_setting(api, seeded, settings) -> None:
@@ -33,6 +38,7 @@ def test_the_minimum_stated_follows_the_setting(api, seeded, settings) -> None:
 
     assert methodology["community"]["min_total"] == methodology["ranking"]["min_total"]["community"] == 25
     assert "fewer than 25 counted votes" in methodology["picks"]["community_pick"]
+    assert "below 25 counted votes" in methodology["badges"]
 
 
 def test_the_readme_and_the_schema_name_the_same_method() -> None:
