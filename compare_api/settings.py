@@ -485,7 +485,7 @@ HISTORY_SNAPSHOT_SECONDS = env.int("HISTORY_SNAPSHOT_SECONDS", default=3600)
 # by others, without a write of its own to invalidate the page).
 FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=2)
 
-# Discovery (README: "Leaderboards, alternatives, badges"): a tool is ranked on a
+# Discovery (README: "Leaderboards and alternatives", "Badges"): a tool is ranked on a
 # community board only with at least this many counted votes; below it, it is listed
 # apart as "not enough votes yet", never ranked.
 LEADERBOARD_MIN_TOTAL = env.int("LEADERBOARD_MIN_TOTAL", default=10)

@@ -86,3 +86,30 @@ def test_an_unknown_or_unpublished_tool_is_a_json_404(api, catalog, slug) -> Non
 
     assert response.status_code == 404
     assert response.json()["errors"][0]["detail"] == f"No published tool has the slug '{slug}'."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_reorders_the_cached_alternatives(api, settings) -> None:
+    from tests.factories import UserFactory
+    from tests.helpers import bearer
+
+    settings.DOCUMENT_CACHE = True
+    editors = CategoryFactory(slug="editors")
+    _tool("asked", editors)
+    _tool("bravo", editors, 9, 0)  # one vote short of ordering by its community bound
+    _tool("charlie", editors, 50, 50)
+    url = "/api/v1/tools/asked/alternatives/"
+    before = api.get(url)
+    assert [(entry["tool"]["slug"], entry["ranked_by"]) for entry in before.json()["results"]] == [
+        ("charlie", "community"),
+        ("bravo", None),
+    ]
+
+    api.put("/api/v1/tools/bravo/vote/", {"verdict": "ship"}, format="json", **bearer(UserFactory()))
+
+    after = api.get(url, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200
+    assert [(entry["tool"]["slug"], entry["ranked_by"]) for entry in after.json()["results"]] == [
+        ("bravo", "community"),
+        ("charlie", "community"),
+    ]
