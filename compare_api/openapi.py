@@ -263,6 +263,24 @@ def postprocess_nullable_enums(result: dict, **kwargs: object) -> dict:
     return result
 
 
+def postprocess_nullable_objects(result: dict, **kwargs: object) -> dict:
+    """A nullable nested serializer (drf-spectacular's `allOf: [$ref X]` beside `nullable: true`)
+    becomes `$ref: NullableX`, a copy of X that is nullable: OpenAPI 3.0 ignores a $ref's siblings
+    and a `nullable` without a `type`, so generators read the allOf form as never null."""
+    schemas = result["components"]["schemas"]
+    for node in _walk(result):
+        branches = node.get("allOf")
+        if not (node.get("nullable") and isinstance(branches, list) and len(branches) == 1 and "$ref" in branches[0]):
+            continue
+        name = branches[0]["$ref"].rpartition("/")[2]
+        nullable_name = f"Nullable{name}"
+        if nullable_name not in schemas:
+            schemas[nullable_name] = {**copy.deepcopy(schemas[name]), "nullable": True}
+        node.clear()
+        node["$ref"] = f"#/components/schemas/{nullable_name}"
+    return result
+
+
 def postprocess_blank_strings(result: dict, **kwargs: object) -> dict:
     """A field that takes a formatted string or "" (drf-spectacular's `oneOf: [{format: email},
     {maxLength: 0}]`) becomes one plain string: generators could not tell the branches apart

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
+    "import_export",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "tools",
@@ -359,7 +360,12 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "categories", "description": "Tool categories, with how many published tools each holds."},
         {"name": "changes", "description": "The change feed: every change to the public documents, as events."},
-        {"name": "comparisons", "description": "Side-by-side documents for any two published tools."},
+        {"name": "comparisons", "description": "Side-by-side documents for any two to four published tools."},
+        {
+            "name": "leaderboards",
+            "description": "Tools ranked by their 95% intervals: tools that cannot be told apart share a rank.",
+        },
+        {"name": "methodology", "description": "How every rate, interval, rank and pick the API returns is made."},
         {"name": "newsletter", "description": "Weekly AI Tool Verdicts: sign up, confirm, unsubscribe."},
         {"name": "reviewers", "description": "The expert panel and its reviews."},
         {"name": "tools", "description": "Published tools with their tallies, reviews, and the caller's own vote."},
@@ -373,6 +379,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "compare_api.openapi.postprocess_nullable_enums",
+        "compare_api.openapi.postprocess_nullable_objects",
         "compare_api.openapi.postprocess_blank_strings",
         "compare_api.openapi.postprocess_request_component_names",
         "compare_api.openapi.postprocess_integers",
@@ -485,6 +492,12 @@ HISTORY_SNAPSHOT_SECONDS = env.int("HISTORY_SNAPSHOT_SECONDS", default=3600)
 # by others, without a write of its own to invalidate the page).
 FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=2)
 
+# Staff's bulk CSV work on tools (django-import-export): importing needs the "add" permission,
+# exporting "view"; an import is one transaction, all rows or none.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
 # Discovery (README: "Leaderboards and alternatives", "Badges"): a tool is ranked on a
 # community board only with at least this many counted votes; below it, it is listed
 # apart as "not enough votes yet", never ranked.
@@ -504,7 +517,10 @@ if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PUBLIC_BASE_URL):
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be an http(s) URL with a host, e.g. https://verdicts.example")
 # The site the API serves (the frontend): a badge's embed snippet links to the tool's page there,
 # `<SITE_URL>/tools/<slug>/`.
-SITE_URL = env.str("SITE_URL", default=PUBLIC_BASE_URL).rstrip("/")
+_SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+SITE_URL = _SITE_URL or PUBLIC_BASE_URL
+# The admin's "View site": the frontend, else the API's docs (nothing is served at / here).
+ADMIN_VIEW_SITE_URL = _SITE_URL or "/api/docs/"
 if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", SITE_URL):
     raise ImproperlyConfigured("SITE_URL must be an http(s) URL with a host, e.g. https://verdicts.example")
 

@@ -63,7 +63,7 @@ def _metric(request: Request) -> str:
     return metric
 
 
-class _Paged(APIView):
+class _Paged(CachedReadMixin, APIView):
     pagination_class = PageNumberPagination
 
     def _page(self, request: Request, items: list) -> tuple[list, dict]:
@@ -135,7 +135,7 @@ class AlternativesView(_Paged):
         return cached_read(request, build)
 
 
-class MethodologyView(APIView):
+class MethodologyView(CachedReadMixin, APIView):
     @extend_schema(
         operation_id="methodology_retrieve",
         summary="How the numbers are made",
