@@ -21,8 +21,18 @@ from compare_api.throttling import client_ident
 
 
 class StaffAdminSite(OTPAdminSite):
+    site_header = "AI Tool Verdicts: staff"
+    site_title = "AI Tool Verdicts staff"
+    index_title = "The catalog, the panel, the community and partners"
+
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
+
+    @property
+    def site_url(self) -> str:  # type: ignore[override]
+        # "View site": the frontend where SITE_URL names one, else the API's own docs (this
+        # deployment serves no page at /).
+        return settings.ADMIN_VIEW_SITE_URL
 
     @property
     def login_form(self) -> type[AdminAuthenticationForm]:

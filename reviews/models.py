@@ -17,8 +17,12 @@ class Reviewer(models.Model):
     name = models.CharField(max_length=100)
     lens = models.CharField(max_length=100, help_text="What this reviewer judges a tool by.")
     bio = models.TextField(blank=True)
-    position = models.PositiveSmallIntegerField(unique=True, help_text="Order on the panel (scorecard row).")
-    is_active = models.BooleanField(default=True, help_text="Inactive reviewers leave the panel and its counts.")
+    position = models.PositiveSmallIntegerField(
+        "panel position", unique=True, help_text="Order on the panel (scorecard row)."
+    )
+    is_active = models.BooleanField(
+        "on the panel", default=True, help_text="Reviewers off the panel leave it and its counts."
+    )
 
     objects = ReviewerQuerySet.as_manager()
 
@@ -34,7 +38,7 @@ class Review(models.Model):
     tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="reviews")
     verdict = models.CharField(max_length=4, choices=Verdict.choices)
     body = models.TextField()
-    reviewed_at = models.DateField(null=True, blank=True, help_text="Empty when the date is not known.")
+    reviewed_at = models.DateField("reviewed on", null=True, blank=True, help_text="Empty when the date is not known.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,7 +81,7 @@ class Comparison(models.Model):
     title = models.CharField(max_length=200)
     headline = models.CharField(max_length=300, blank=True)
     summary = models.TextField(blank=True)
-    is_published = models.BooleanField(default=True)
+    is_published = models.BooleanField("published", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

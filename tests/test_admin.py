@@ -135,6 +135,7 @@ def _webhook_attempt() -> None:
 # Models staff only read: their rows are written by the system, never by hand.
 READ_ONLY = {
     "votes.vote",
+    "knox.authtoken",  # voters make tokens by logging in; staff only see and revoke them
     TASK_RESULT,
     "events.event",
     "axes.accessattempt",

@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from import_export import fields, resources, widgets
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV
 
 from tools.models import Category, Tool, Vendor
 
@@ -25,8 +28,46 @@ class VendorAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class ToolResource(resources.ModelResource):
+    """Tools as CSV rows for bulk import and export: matched on `slug`, the vendor and category
+    named by their slugs (which must exist), never the counters (their writers own them).
+    Each row is validated as the admin form validates it and saved through Tool.save(), so an
+    import invalidates the cache and writes change events like any edit."""
+
+    vendor = fields.Field("vendor", "vendor", widgets.ForeignKeyWidget(Vendor, field="slug"))
+    category = fields.Field("category", "category", widgets.ForeignKeyWidget(Category, field="slug"))
+
+    class Meta:
+        model = Tool
+        import_id_fields = ["slug"]
+        fields = [
+            "slug",
+            "name",
+            "vendor",
+            "category",
+            "tagline",
+            "description",
+            "pricing_tier",
+            "pricing_label",
+            "price_from_usd",
+            "price_unit",
+            "licence",
+            "open_weights",
+            "context_window_tokens",
+            "homepage_url",
+            "is_published",
+        ]
+        export_order = fields
+        clean_model_instances = True
+        skip_unchanged = True
+        report_skipped = True
+
+
 @admin.register(Tool)
-class ToolAdmin(admin.ModelAdmin):
+class ToolAdmin(ImportExportModelAdmin):
+    # Import shows every row's changes first and writes nothing until "Confirm import".
+    resource_classes = [ToolResource]
+    formats = [CSV]
     formfield_overrides = URL_FIELDS_ASSUME_HTTPS
     list_display = [
         "name",

@@ -22,7 +22,7 @@ class Category(models.Model):
 class Vendor(models.Model):
     slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
     name = models.CharField(max_length=100, unique=True)
-    homepage_url = models.URLField(blank=True)
+    homepage_url = models.URLField("homepage URL", blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -98,7 +98,12 @@ class Tool(models.Model):
         max_length=60, blank=True, help_text="Display label; empty shows the tier's name (e.g. 'Free')."
     )
     price_from_usd = models.DecimalField(
-        max_digits=10, decimal_places=2, null=True, blank=True, help_text="Lowest paid price, where known."
+        "lowest price (USD)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Lowest paid price, where known.",
     )
     price_unit = models.CharField(
         max_length=60, blank=True, help_text="What the price buys, e.g. 'per seat per month', 'per 1M tokens'."
@@ -106,18 +111,18 @@ class Tool(models.Model):
 
     licence = models.CharField(max_length=120, blank=True)
     open_weights = models.BooleanField(default=False)
-    context_window_tokens = models.PositiveIntegerField(null=True, blank=True)
-    homepage_url = models.URLField(blank=True)
-    is_published = models.BooleanField(default=True, db_index=True)
+    context_window_tokens = models.PositiveIntegerField("context window (tokens)", null=True, blank=True)
+    homepage_url = models.URLField("homepage URL", blank=True)
+    is_published = models.BooleanField("published", default=True, db_index=True)
 
     # The panel's verdicts (reviews by active reviewers), recounted in the same
     # transaction as any review or reviewer write (reviews/apps.py), so reads never count.
-    panel_ship_count = models.PositiveIntegerField(default=0, editable=False)
-    panel_skip_count = models.PositiveIntegerField(default=0, editable=False)
+    panel_ship_count = models.PositiveIntegerField("panel: ship", default=0, editable=False)
+    panel_skip_count = models.PositiveIntegerField("panel: skip", default=0, editable=False)
     # Kept in step with the vote rows by votes.services, in the vote's own
     # transaction, so reads never count votes.
-    community_ship_count = models.PositiveIntegerField(default=0, editable=False)
-    community_skip_count = models.PositiveIntegerField(default=0, editable=False)
+    community_ship_count = models.PositiveIntegerField("community: ship", default=0, editable=False)
+    community_skip_count = models.PositiveIntegerField("community: skip", default=0, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

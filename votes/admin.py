@@ -11,6 +11,8 @@ from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.timesince import timesince
+from knox.admin import AuthTokenAdmin
+from knox.models import AuthToken
 
 from votes import usernames
 from votes.accounts import username_claim
@@ -202,3 +204,17 @@ class VoterAwareUserAdmin(UserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), VoterAwareUserAdmin)
+
+
+# Voters' API tokens: staff may see and revoke them (delete), never make one by hand (a token
+# made in the admin would be shown on screen and belong to nobody's login).
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class VoterTokenAdmin(AuthTokenAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuthToken | None = None) -> bool:
+        return False
