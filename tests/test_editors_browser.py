@@ -2,12 +2,12 @@
 catalog, the panel and the votes, and no way into users, partner keys, webhooks or tokens."""
 
 import pytest
-from django.contrib.auth.models import Group
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.factories import UserFactory
 from tests.test_docs_offline import browser  # noqa: F401 (the headless Chromium fixture)
+from tests.test_editors import editors_group
 
 PASSWORD = "an editor's long passphrase"
 
@@ -17,7 +17,7 @@ def test_an_editor_logs_in_and_cannot_open_users_or_keys(browser, live_server) -
     user = UserFactory(username="eddie", is_staff=True)
     user.set_password(PASSWORD)
     user.save()
-    user.groups.add(Group.objects.get(name="Editors"))
+    user.groups.add(editors_group())
 
     browser.get(f"{live_server.url}/admin/login/?next=/admin/")
     browser.find_element(By.NAME, "username").send_keys("eddie")

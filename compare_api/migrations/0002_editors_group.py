@@ -22,9 +22,9 @@ PERMISSIONS = {
 def create_editors(apps, schema_editor) -> None:
     # Permissions are made after migrate ends; make them now so the group can hold them.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module, app_config.models_module = app_config.models_module, True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=EDITORS)
