@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
 
 from tools.models import Category, Tool, Vendor
 
@@ -26,7 +27,7 @@ class VendorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tool)
-class ToolAdmin(admin.ModelAdmin):
+class ToolAdmin(SimpleHistoryAdmin):
     formfield_overrides = URL_FIELDS_ASSUME_HTTPS
     list_display = [
         "name",
@@ -53,8 +54,32 @@ class ToolAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description", "is_published"]}),
-        ("Pricing", {"fields": ["pricing_tier", "pricing_label", "price_from_usd", "price_unit"]}),
-        ("Facts", {"fields": ["licence", "open_weights", "context_window_tokens", "homepage_url"]}),
+        (
+            "Pricing",
+            {
+                "fields": [
+                    "pricing_tier",
+                    "pricing_label",
+                    "price_from_usd",
+                    "price_unit",
+                    "pricing_source_url",
+                    "pricing_verified_at",
+                ]
+            },
+        ),
+        (
+            "Facts",
+            {
+                "fields": [
+                    "licence",
+                    "licence_source_url",
+                    "licence_verified_at",
+                    "open_weights",
+                    "context_window_tokens",
+                    "homepage_url",
+                ]
+            },
+        ),
         ("Panel (recounted from the reviews)", {"fields": ["panel_ship_count", "panel_skip_count"]}),
         ("Community (kept by the vote service)", {"fields": ["community_ship_count", "community_skip_count"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
