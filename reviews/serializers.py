@@ -60,7 +60,9 @@ class ReviewSerializer(serializers.ModelSerializer):
     tool_name = serializers.CharField(source="tool.name", read_only=True)
 
     correction = BlankAsNullCharField(read_only=True, help_text=CORRECTION_HELP)
-    updated_at = serializers.DateTimeField(source="corrected_at", read_only=True, help_text=UPDATED_AT_HELP)
+    updated_at = serializers.DateTimeField(
+        source="corrected_at", read_only=True, allow_null=True, help_text=UPDATED_AT_HELP
+    )
 
     class Meta:
         model = Review
