@@ -78,8 +78,8 @@ class Review(models.Model):
     reviewed_at = models.DateField(null=True, blank=True, help_text="Empty when the date is not known.")
     # The latest correction of a published verdict or text (the admin asks for a note with the
     # change), and when it was made; shown to readers as `correction` and `updated_at`.
-    correction = models.TextField(blank=True)
-    corrected_at = models.DateTimeField(null=True, blank=True)
+    correction = models.TextField("latest correction", blank=True)
+    corrected_at = models.DateTimeField("corrected at", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

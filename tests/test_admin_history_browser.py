@@ -76,7 +76,7 @@ def test_correct_a_published_verdict_see_the_diff_and_revert_it(browser, live_se
     latest = " ".join(rows[0].text.split())  # the template pads the arrow with non-breaking spaces
     assert "editor" in latest
     assert "Verdict: skip → ship" in latest
-    assert f"Correction: → {note}" in latest
+    assert f"Latest correction: → {note}" in latest
 
     # Revert to the seed's version: it is a correction too, so it asks for its own note.
     rows[1].find_element(By.TAG_NAME, "a").click()

@@ -105,15 +105,23 @@ class Tool(models.Model):
         max_length=60, blank=True, help_text="What the price buys, e.g. 'per seat per month', 'per 1M tokens'."
     )
     # Provenance: where the pricing facts and the licence were read, and the day someone last checked.
-    pricing_source_url = models.URLField(blank=True, help_text="Where the pricing facts were read.")
+    pricing_source_url = models.URLField(
+        "pricing source URL", blank=True, help_text="Where the pricing facts were read."
+    )
     pricing_verified_at = models.DateField(
-        null=True, blank=True, help_text="The day the pricing facts were last checked against the source."
+        "pricing verified on",
+        null=True,
+        blank=True,
+        help_text="The day the pricing facts were last checked against the source.",
     )
 
     licence = models.CharField(max_length=120, blank=True)
-    licence_source_url = models.URLField(blank=True, help_text="Where the licence was read.")
+    licence_source_url = models.URLField("licence source URL", blank=True, help_text="Where the licence was read.")
     licence_verified_at = models.DateField(
-        null=True, blank=True, help_text="The day the licence was last checked against the source."
+        "licence verified on",
+        null=True,
+        blank=True,
+        help_text="The day the licence was last checked against the source.",
     )
     open_weights = models.BooleanField(default=False)
     context_window_tokens = models.PositiveIntegerField(null=True, blank=True)

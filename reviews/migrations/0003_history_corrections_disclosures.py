@@ -44,12 +44,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='review',
             name='corrected_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name='corrected at'),
         ),
         migrations.AddField(
             model_name='review',
             name='correction',
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, verbose_name='latest correction'),
         ),
         migrations.CreateModel(
             name='HistoricalComparison',
@@ -83,8 +83,8 @@ class Migration(migrations.Migration):
                 ('verdict', models.CharField(choices=[('ship', 'Ship'), ('skip', 'Skip')], max_length=4)),
                 ('body', models.TextField()),
                 ('reviewed_at', models.DateField(blank=True, help_text='Empty when the date is not known.', null=True)),
-                ('correction', models.TextField(blank=True)),
-                ('corrected_at', models.DateTimeField(blank=True, null=True)),
+                ('correction', models.TextField(blank=True, verbose_name='latest correction')),
+                ('corrected_at', models.DateTimeField(blank=True, null=True, verbose_name='corrected at')),
                 ('created_at', models.DateTimeField(blank=True, editable=False)),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
                 ('history_date', models.DateTimeField(db_index=True)),
