@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "simple_history",
     "tools",
     "reviews",
     "votes",
@@ -91,6 +92,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the admin's second factor
+    # Who made a revision (inline saves, reverts): it only holds the request; rows are written on saves.
+    # After the fast path, so cached anonymous reads never reach it.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "compare_api.middleware.RateLimitHeadersMiddleware",

@@ -86,6 +86,8 @@ _REVIEW_STATE = (
     "reviewer_id",
     "reviewer__slug",
     "reviewer__is_active",
+    "correction",
+    "corrected_at",
 )
 
 
@@ -119,7 +121,14 @@ def review_saved(sender: type, instance: Review, created: bool, **kwargs: object
     elif _visible(after):
         changed = [field for field in _REVIEW_FIELDS if before[field] != after[field]]
         if changed:
-            payload = {**_review_ref(instance.pk, after), "changed": changed, "previous_verdict": before["verdict"]}
+            # The note readers see with this change, when the change came with one (the admin asks for it).
+            noted = after["corrected_at"] != before["corrected_at"]
+            payload = {
+                **_review_ref(instance.pk, after),
+                "changed": changed,
+                "previous_verdict": before["verdict"],
+                "correction": after["correction"] if noted else None,
+            }
             event_record("review.updated", payload)
 
 

@@ -58,6 +58,11 @@ class ReviewUpdatedDataSerializer(ReviewDataSerializer):
         help_text="What changed: the verdict, the text, or both.",
     )
     previous_verdict = serializers.ChoiceField(choices=Verdict.choices)
+    correction = serializers.CharField(
+        allow_null=True,
+        help_text="The correction note published with this change (as the review's `correction`); "
+        "null when the change came without one.",
+    )
 
 
 class ReviewerDataSerializer(serializers.Serializer):

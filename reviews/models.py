@@ -1,9 +1,10 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Greatest, Least
+from simple_history.models import HistoricalRecords
 
 from compare_api.slugs import COMPARISON_SEPARATOR, SLUG_MAX_LENGTH
-from tools.models import Tool, Verdict
+from tools.models import Tool, Vendor, Verdict
 
 
 class ReviewerQuerySet(models.QuerySet):
@@ -25,6 +26,7 @@ class Reviewer(models.Model):
     )
 
     objects = ReviewerQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["position", "id"]
@@ -33,14 +35,59 @@ class Reviewer(models.Model):
         return f"{self.name} ({self.lens})"
 
 
+class Relationship(models.TextChoices):
+    """What ties a reviewer to a vendor, as disclosed to readers."""
+
+    EMPLOYEE = "employee", "Works for the vendor"
+    FORMER_EMPLOYEE = "former_employee", "Used to work for the vendor"
+    CONSULTANT = "consultant", "Paid adviser or contractor"
+    INVESTOR = "investor", "Holds shares or invested"
+    SPONSOR = "sponsor", "Paid or sponsored by the vendor"
+    PARTNER = "partner", "Business partner"
+    PERSONAL = "personal", "Family or close personal tie"
+    OTHER = "other", "Other (see note)"
+
+
+class ReviewerDisclosure(models.Model):
+    """A conflict of interest a reviewer discloses: shown with the reviewer wherever the panel is."""
+
+    reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="disclosures")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    since = models.DateField(help_text="When the relationship began.")
+    note = models.TextField(blank=True, help_text="For editors: context behind the disclosure (not published).")
+
+    class Meta:
+        ordering = ["reviewer", "vendor__name", "since", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reviewer", "vendor", "relationship"],
+                name="one_disclosure_per_reviewer_vendor_relationship",
+                violation_error_message="This reviewer already discloses this relationship with this vendor.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(relationship__in=Relationship.values), name="disclosure_relationship_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer.name}: {self.get_relationship_display()} ({self.vendor.name})"
+
+
 class Review(models.Model):
     reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="reviews")
     tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="reviews")
     verdict = models.CharField(max_length=4, choices=Verdict.choices)
     body = models.TextField()
     reviewed_at = models.DateField("reviewed on", null=True, blank=True, help_text="Empty when the date is not known.")
+    # The latest correction of a published verdict or text (the admin asks for a note with the
+    # change), and when it was made; shown to readers as `correction` and `updated_at`.
+    correction = models.TextField("latest correction", blank=True)
+    corrected_at = models.DateTimeField("corrected at", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["reviewer__position", "tool__name"]
@@ -86,6 +133,7 @@ class Comparison(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ComparisonQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]

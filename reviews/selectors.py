@@ -6,7 +6,8 @@ each compiled once per process (compare_api.compiled) for each number of tools:
    on the tool row);
 2. the panel, one row per active reviewer, with that reviewer's review of each
    tool joined in (NULL where there is none, so rows always line up);
-3. for two tools only, the curated comparison of the pair, if staff wrote one
+3. the disclosures of the whole panel (one query whatever its size: a handful of rows);
+4. for two tools only, the curated comparison of the pair, if staff wrote one
    (curation is per pair: three or four tools have no editorial text).
 The document is assembled as plain data, in the shape ComparisonSerializer
 declares for the schema.
@@ -16,15 +17,17 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db.models import F, FilteredRelation, Q, QuerySet
+from rest_framework.fields import DateTimeField
 
 from compare_api.compiled import CompiledQuery
 from compare_api.slugs import COMPARISON_MAX_TOOLS, COMPARISON_SEPARATOR
-from reviews.models import Comparison, Reviewer
+from reviews.models import Comparison, Reviewer, ReviewerDisclosure
 from tools.models import Tool
 from tools.serializers import TOOL_COLUMNS, tool_document
 
 REVIEWER_COLUMNS = ("slug", "name", "lens", "bio", "position")
-REVIEW_COLUMNS = ("verdict", "body", "reviewed_at")
+REVIEW_COLUMNS = ("verdict", "body", "reviewed_at", "correction", "corrected_at")
+DISCLOSURE_COLUMNS = ("reviewer__slug", "vendor__slug", "vendor__name", "relationship", "since")
 
 
 class UnknownTool(Exception):
@@ -50,6 +53,24 @@ def _scorecard(**tool_ids: int) -> QuerySet:
     )
 
 
+def _disclosures() -> QuerySet:
+    return (
+        ReviewerDisclosure.objects.filter(reviewer__is_active=True)
+        .order_by("reviewer_id", "vendor__name", "since", "id")
+        .values_list(*DISCLOSURE_COLUMNS)
+    )
+
+
+def panel_disclosures() -> dict[str, list[dict]]:
+    """Each active reviewer's disclosures by reviewer slug, as the scorecard and the reviewers API show them."""
+    disclosures: dict[str, list[dict]] = {}
+    for reviewer, vendor_slug, vendor_name, relationship, since in DISCLOSURES.rows():
+        disclosures.setdefault(reviewer, []).append(
+            {"vendor": {"slug": vendor_slug, "name": vendor_name}, "relationship": relationship, "since": str(since)}
+        )
+    return disclosures
+
+
 def _editorial(left_id: int, right_id: int) -> QuerySet:
     return (
         Comparison.objects.filter(is_published=True)
@@ -71,15 +92,23 @@ SCORECARD = {
     count: CompiledQuery(_scorecard, **{name: -7_000_001 - index for index, name in enumerate(ID_NAMES[count])})
     for count in TOOL_COUNTS
 }
+DISCLOSURES = CompiledQuery(_disclosures)
 EDITORIAL = CompiledQuery(_editorial, left_id=-7_000_001, right_id=-7_000_002)
 
 
-def _review(slug: str, verdict: str | None, body: str | None, reviewed_at: object) -> dict:
+_timestamp = DateTimeField()
+
+
+def _review(
+    slug: str, verdict: str | None, body: str | None, reviewed_at: object, correction: str | None, corrected_at: object
+) -> dict:
     return {
         "tool": slug,
         "verdict": verdict,
         "body": body,
         "reviewed_at": None if reviewed_at is None else str(reviewed_at),
+        "correction": correction or None,
+        "updated_at": None if corrected_at is None else _timestamp.to_representation(corrected_at),
     }
 
 
@@ -124,9 +153,11 @@ def comparison_get(*, slugs: Sequence[str]) -> dict:
     scorecard = []
     width = len(REVIEW_COLUMNS)
     offsets = range(len(REVIEWER_COLUMNS), len(REVIEWER_COLUMNS) + count * width, width)
+    disclosures = panel_disclosures()
     for row in SCORECARD[count].rows(**dict(zip(ID_NAMES[count], ids, strict=True))):
         reviewer = dict(zip(REVIEWER_COLUMNS, row[: len(REVIEWER_COLUMNS)], strict=True))
         reviewer["bio"] = reviewer["bio"] or None
+        reviewer["disclosures"] = disclosures.get(reviewer["slug"], [])
         reviews = [_review(slug, *row[offset : offset + width]) for slug, offset in zip(slugs, offsets, strict=True)]
         # A split needs two verdicts that differ; a missing review neither splits a row nor heals one.
         split = len({review["verdict"] for review in reviews} - {None}) > 1

@@ -2,9 +2,9 @@ from rest_framework import serializers
 
 from compare_api.fields import BlankAsNullCharField
 from compare_api.stats import RANKING_METHOD
-from reviews.models import Comparison, Review, Reviewer
+from reviews.models import Comparison, Relationship, Review, Reviewer, ReviewerDisclosure
 from tools.models import Verdict
-from tools.serializers import ToolSerializer
+from tools.serializers import ToolSerializer, VendorRefSerializer
 
 
 class ReviewerRefSerializer(serializers.ModelSerializer):
@@ -17,12 +17,41 @@ class ReviewerRefSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "lens", "bio", "position"]
 
 
+class DisclosureSerializer(serializers.ModelSerializer):
+    vendor = VendorRefSerializer()
+    relationship = serializers.ChoiceField(choices=Relationship.choices)
+    since = serializers.DateField(help_text="When the relationship began.")
+
+    class Meta:
+        model = ReviewerDisclosure
+        fields = ["vendor", "relationship", "since"]
+
+
+DISCLOSURES_HELP = "Conflicts of interest the reviewer discloses: one per vendor and relationship; [] when none."
+
+
+class PanelReviewerSerializer(ReviewerRefSerializer):
+    """The reviewer of a scorecard row: who they are, and what ties them to which vendors."""
+
+    disclosures = DisclosureSerializer(many=True, help_text=DISCLOSURES_HELP)
+
+    class Meta(ReviewerRefSerializer.Meta):
+        fields = [*ReviewerRefSerializer.Meta.fields, "disclosures"]
+
+
 class ReviewerSerializer(ReviewerRefSerializer):
     review_count = serializers.IntegerField(read_only=True, help_text="Reviews of published tools.")
     ship_count = serializers.IntegerField(read_only=True, help_text="Of those, how many say ship.")
+    disclosures = DisclosureSerializer(many=True, read_only=True, help_text=DISCLOSURES_HELP)
 
     class Meta(ReviewerRefSerializer.Meta):
-        fields = [*ReviewerRefSerializer.Meta.fields, "review_count", "ship_count"]
+        fields = [*ReviewerRefSerializer.Meta.fields, "review_count", "ship_count", "disclosures"]
+
+
+CORRECTION_HELP = (
+    "The latest correction note of the verdict or text, as the editors wrote it; null when never corrected."
+)
+UPDATED_AT_HELP = "When the verdict or text was last corrected (with `correction`); null when never."
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -30,9 +59,14 @@ class ReviewSerializer(serializers.ModelSerializer):
     tool = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     tool_name = serializers.CharField(source="tool.name", read_only=True)
 
+    correction = BlankAsNullCharField(read_only=True, help_text=CORRECTION_HELP)
+    updated_at = serializers.DateTimeField(
+        source="corrected_at", read_only=True, allow_null=True, help_text=UPDATED_AT_HELP
+    )
+
     class Meta:
         model = Review
-        fields = ["reviewer", "tool", "tool_name", "verdict", "body", "reviewed_at"]
+        fields = ["reviewer", "tool", "tool_name", "verdict", "body", "reviewed_at", "correction", "updated_at"]
 
 
 class ScorecardEntrySerializer(serializers.Serializer):
@@ -40,10 +74,12 @@ class ScorecardEntrySerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Verdict.choices, allow_null=True, help_text="null: not reviewed.")
     body = serializers.CharField(allow_null=True, help_text="The review text; null: not reviewed.")
     reviewed_at = serializers.DateField(allow_null=True)
+    correction = serializers.CharField(allow_null=True, help_text=CORRECTION_HELP)
+    updated_at = serializers.DateTimeField(allow_null=True, help_text=UPDATED_AT_HELP)
 
 
 class ScorecardRowSerializer(serializers.Serializer):
-    reviewer = ReviewerRefSerializer()
+    reviewer = PanelReviewerSerializer()
     reviews = ScorecardEntrySerializer(many=True, help_text="One entry per requested tool, in the same order.")
     split = serializers.BooleanField(
         help_text="At least two of the reviewer's verdicts on these tools differ (missing reviews count for neither)."

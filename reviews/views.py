@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from compare_api.caching import CachedReadMixin, cached_read
 from compare_api.openapi import seed_example
 from compare_api.slugs import ANY_SEGMENT, COMPARISON_MAX_TOOLS, SLUG_SEGMENT, split_comparison_slug
-from reviews.models import Comparison, Review, Reviewer
+from reviews.models import Comparison, Review, Reviewer, ReviewerDisclosure
 from reviews.selectors import UnknownTool, comparison_get
 from reviews.serializers import (
     ComparisonSerializer,
@@ -45,9 +45,19 @@ def _panel_reviews():
 class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     """The panel: active reviewers in panel order, each with a lens."""
 
-    queryset = Reviewer.objects.panel().annotate(
-        review_count=Count("reviews", filter=Q(reviews__tool__is_published=True)),
-        ship_count=Count("reviews", filter=Q(reviews__tool__is_published=True, reviews__verdict="ship")),
+    queryset = (
+        Reviewer.objects.panel()
+        .annotate(
+            review_count=Count("reviews", filter=Q(reviews__tool__is_published=True)),
+            ship_count=Count("reviews", filter=Q(reviews__tool__is_published=True, reviews__verdict="ship")),
+        )
+        # One query for the disclosures of the whole page, in the scorecard's order.
+        .prefetch_related(
+            Prefetch(
+                "disclosures",
+                queryset=ReviewerDisclosure.objects.select_related("vendor").order_by("vendor__name", "since", "id"),
+            )
+        )
     )
     serializer_class = ReviewerSerializer
     lookup_field = "slug"

@@ -1,8 +1,10 @@
+import datetime
+
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from reviews.models import Comparison, Review, Reviewer
+from reviews.models import Comparison, Relationship, Review, Reviewer, ReviewerDisclosure
 from tools.models import Category, PricingTier, Tool, Vendor, Verdict
 from votes import accounts
 from votes.emails import normalise_address
@@ -59,6 +61,16 @@ class ReviewFactory(factory.django.DjangoModelFactory):
     tool = factory.SubFactory(ToolFactory)
     verdict = Verdict.SHIP
     body = factory.LazyAttribute(lambda review: f"{review.reviewer.name} on {review.tool.name}.")
+
+
+class ReviewerDisclosureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReviewerDisclosure
+
+    reviewer = factory.SubFactory(ReviewerFactory)
+    vendor = factory.SubFactory(VendorFactory)
+    relationship = Relationship.CONSULTANT
+    since = datetime.date(2025, 1, 1)
 
 
 class ComparisonFactory(factory.django.DjangoModelFactory):

@@ -1,12 +1,15 @@
 """The hot paths build documents as plain data; the schema is declared by serializers. They must agree."""
 
+import datetime
 import json
 from decimal import Decimal
 
 import jsonschema
 import pytest
+from django.utils import timezone
 
-from tests.factories import ReviewerFactory, ReviewFactory, ToolFactory
+from reviews.models import Reviewer
+from tests.factories import ReviewerDisclosureFactory, ReviewerFactory, ReviewFactory, ToolFactory
 from tests.openapi import json_schema, load
 from tools.models import Tool
 from tools.serializers import TOOL_COLUMNS, ToolSerializer, tool_document
@@ -32,10 +35,21 @@ def tools() -> list[Tool]:
         open_weights=True,
         context_window_tokens=200_000,
         homepage_url="https://example.com/priced",
+        pricing_source_url="https://example.com/priced/pricing",
+        pricing_verified_at=datetime.date(2026, 11, 30),
+        licence_source_url="https://example.com/priced/licence",
+        licence_verified_at=datetime.date(2026, 11, 1),
     )
     third = ToolFactory(slug="third")
     reviewer = ReviewerFactory(position=50)
-    ReviewFactory(reviewer=reviewer, tool=priced, verdict="skip")
+    ReviewerDisclosureFactory(reviewer=reviewer, vendor=priced.vendor, relationship="investor")
+    ReviewFactory(
+        reviewer=reviewer,
+        tool=priced,
+        verdict="skip",
+        correction="Retested on the release.",
+        corrected_at=timezone.now(),
+    )
     ReviewFactory(reviewer=reviewer, tool=third, verdict="ship")
     return [plain, priced, third]
 
@@ -55,6 +69,9 @@ def test_served_documents_validate_against_the_schema(api, tools: list[Tool], se
         "/api/v1/comparisons/plain-vs-priced-vs-third/": "Comparison",  # with community_pick
         "/api/v1/comparisons/third-vs-code-llama-4-vs-priced-vs-mistral-large-3/": "Comparison",
         "/api/v1/tools/priced/": "Tool",
+        "/api/v1/tools/priced/reviews/": None,  # a list of Review
+        "/api/v1/reviewers/": "PaginatedReviewerList",
+        f"/api/v1/reviewers/{Reviewer.objects.get(position=50).slug}/": "Reviewer",
         "/api/v1/tools/": "PaginatedToolList",
         "/api/v1/leaderboards/": "LeaderboardPage",
         "/api/v1/leaderboards/?metric=panel": "LeaderboardPage",
@@ -67,7 +84,22 @@ def test_served_documents_validate_against_the_schema(api, tools: list[Tool], se
     for url, component in checks.items():
         response = api.get(url)
         assert response.status_code == 200
-        jsonschema.validate(response.json(), _json_schema(component))
+        schema = (
+            _json_schema(component)
+            if component
+            else json_schema(SCHEMA, {"type": "array", "items": {"$ref": "#/components/schemas/Review"}})
+        )
+        jsonschema.validate(response.json(), schema)
+
+
+def test_provenance_corrections_and_disclosures_are_in_the_checked_documents(api, tools: list[Tool]) -> None:
+    # So the check above sees them filled in, not only as nulls.
+    comparison = api.get("/api/v1/comparisons/priced-vs-third/").json()
+    assert comparison["tools"][0]["pricing"]["verified_at"] == "2026-11-30"
+    assert comparison["tools"][0]["licence_source"]["url"] == "https://example.com/priced/licence"
+    row = next(row for row in comparison["scorecard"] if row["reviewer"]["position"] == 50)
+    assert row["reviewer"]["disclosures"][0]["relationship"] == "investor"
+    assert row["reviews"][0]["correction"] == "Retested on the release."
 
 
 def test_the_check_can_fail(api, tools: list[Tool]) -> None:

@@ -22,6 +22,7 @@ def editors_group() -> Group:
     rows made by data migrations included, so tests after one make it again the same way."""
     if not Group.objects.filter(name="Editors").exists():
         importlib.import_module("compare_api.migrations.0002_editors_group").create_editors(django_apps, None)
+        importlib.import_module("compare_api.migrations.0003_editors_write_disclosures").grant(django_apps, None)
     return Group.objects.get(name="Editors")
 
 
@@ -44,6 +45,7 @@ def test_the_editors_group_holds_exactly_the_editorial_permissions() -> None:
             ("reviews", "comparison"),
             ("reviews", "review"),
             ("reviews", "reviewer"),
+            ("reviews", "reviewerdisclosure"),
             ("tools", "category"),
             ("tools", "tool"),
             ("tools", "vendor"),

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from import_export import fields, resources, widgets
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV
+from simple_history.admin import SimpleHistoryAdmin
 
 from tools.models import Category, Tool, Vendor
 
@@ -55,6 +56,10 @@ class ToolResource(resources.ModelResource):
             "open_weights",
             "context_window_tokens",
             "homepage_url",
+            "pricing_source_url",
+            "pricing_verified_at",
+            "licence_source_url",
+            "licence_verified_at",
             "is_published",
         ]
         export_order = fields
@@ -64,7 +69,7 @@ class ToolResource(resources.ModelResource):
 
 
 @admin.register(Tool)
-class ToolAdmin(ImportExportModelAdmin):
+class ToolAdmin(SimpleHistoryAdmin, ImportExportModelAdmin):
     # Import shows every row's changes first and writes nothing until "Confirm import".
     resource_classes = [ToolResource]
     formats = [CSV]
@@ -94,8 +99,32 @@ class ToolAdmin(ImportExportModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description", "is_published"]}),
-        ("Pricing", {"fields": ["pricing_tier", "pricing_label", "price_from_usd", "price_unit"]}),
-        ("Facts", {"fields": ["licence", "open_weights", "context_window_tokens", "homepage_url"]}),
+        (
+            "Pricing",
+            {
+                "fields": [
+                    "pricing_tier",
+                    "pricing_label",
+                    "price_from_usd",
+                    "price_unit",
+                    "pricing_source_url",
+                    "pricing_verified_at",
+                ]
+            },
+        ),
+        (
+            "Facts",
+            {
+                "fields": [
+                    "licence",
+                    "licence_source_url",
+                    "licence_verified_at",
+                    "open_weights",
+                    "context_window_tokens",
+                    "homepage_url",
+                ]
+            },
+        ),
         ("Panel (recounted from the reviews)", {"fields": ["panel_ship_count", "panel_skip_count"]}),
         ("Community (kept by the vote service)", {"fields": ["community_ship_count", "community_skip_count"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),

@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast, NullIf, Sqrt
+from simple_history.models import HistoricalRecords
 
 from compare_api.slugs import SLUG_MAX_LENGTH, validate_tool_slug
 from compare_api.stats import Z95, Tally
@@ -108,8 +109,25 @@ class Tool(models.Model):
     price_unit = models.CharField(
         max_length=60, blank=True, help_text="What the price buys, e.g. 'per seat per month', 'per 1M tokens'."
     )
+    # Provenance: where the pricing facts and the licence were read, and the day someone last checked.
+    pricing_source_url = models.URLField(
+        "pricing source URL", blank=True, help_text="Where the pricing facts were read."
+    )
+    pricing_verified_at = models.DateField(
+        "pricing verified on",
+        null=True,
+        blank=True,
+        help_text="The day the pricing facts were last checked against the source.",
+    )
 
     licence = models.CharField(max_length=120, blank=True)
+    licence_source_url = models.URLField("licence source URL", blank=True, help_text="Where the licence was read.")
+    licence_verified_at = models.DateField(
+        "licence verified on",
+        null=True,
+        blank=True,
+        help_text="The day the licence was last checked against the source.",
+    )
     open_weights = models.BooleanField(default=False)
     context_window_tokens = models.PositiveIntegerField("context window (tokens)", null=True, blank=True)
     homepage_url = models.URLField("homepage URL", blank=True)
@@ -128,6 +146,9 @@ class Tool(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ToolQuerySet.as_manager()
+    # Every save (the admin, the seed) records a revision; the counters are left out, and they
+    # move only through queryset updates (votes.services, reviews.services), which record none.
+    history = HistoricalRecords(excluded_fields=[*PANEL_COUNTERS, *COMMUNITY_COUNTERS, "updated_at"])
 
     class Meta:
         ordering = ["name", "id"]

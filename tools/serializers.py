@@ -45,6 +45,25 @@ class PricingSerializer(serializers.Serializer):
         max_digits=10, decimal_places=2, coerce_to_string=False, allow_null=True, help_text="Lowest price, where known."
     )
     price_unit = BlankAsNullCharField(help_text="What the price buys, where known.")
+    source_url = BlankAsNullCharField(
+        source="pricing_source_url", help_text="Where the pricing facts were read; null when not recorded."
+    )
+    verified_at = serializers.DateField(
+        source="pricing_verified_at",
+        allow_null=True,
+        help_text="The day the pricing facts were last checked against the source; null when never.",
+    )
+
+
+class LicenceSourceSerializer(serializers.Serializer):
+    url = BlankAsNullCharField(
+        source="licence_source_url", help_text="Where the licence was read; null when not recorded."
+    )
+    verified_at = serializers.DateField(
+        source="licence_verified_at",
+        allow_null=True,
+        help_text="The day the licence was last checked against the source; null when never.",
+    )
 
 
 class ToolSerializer(serializers.ModelSerializer):
@@ -56,6 +75,8 @@ class ToolSerializer(serializers.ModelSerializer):
     description = BlankAsNullCharField()
     pricing = PricingSerializer(source="*")
     licence = BlankAsNullCharField()
+    # Beside `licence`, not in its place: the licence stays a plain string for existing clients.
+    licence_source = LicenceSourceSerializer(source="*", help_text="Provenance of `licence`.")
     homepage_url = BlankAsNullCharField()
     panel = TallySerializer(help_text="The panel's verdicts: one review per active reviewer.")
     community = TallySerializer(help_text="Community votes: one per voter.")
@@ -71,6 +92,7 @@ class ToolSerializer(serializers.ModelSerializer):
             "description",
             "pricing",
             "licence",
+            "licence_source",
             "open_weights",
             "context_window_tokens",
             "homepage_url",
@@ -96,7 +118,11 @@ TOOL_COLUMNS = (
     "pricing_label",
     "price_from_usd",
     "price_unit",
+    "pricing_source_url",
+    "pricing_verified_at",
     "licence",
+    "licence_source_url",
+    "licence_verified_at",
     "open_weights",
     "context_window_tokens",
     "homepage_url",
@@ -106,6 +132,11 @@ TOOL_COLUMNS = (
     "community_skip_count",
 )
 PRICING_LABELS = {tier.value: str(tier.label) for tier in PricingTier}
+
+
+def _day(value: object) -> str | None:
+    # A date, or SQLite's text of one through the compiled queries: ISO either way.
+    return None if value is None else str(value)
 
 
 def tool_document(row: Mapping) -> dict:
@@ -123,8 +154,11 @@ def tool_document(row: Mapping) -> dict:
             "label": row["pricing_label"] or PRICING_LABELS[row["pricing_tier"]],
             "price_from_usd": None if price is None else float(price),
             "price_unit": row["price_unit"] or None,
+            "source_url": row["pricing_source_url"] or None,
+            "verified_at": _day(row["pricing_verified_at"]),
         },
         "licence": row["licence"] or None,
+        "licence_source": {"url": row["licence_source_url"] or None, "verified_at": _day(row["licence_verified_at"])},
         "open_weights": bool(row["open_weights"]),
         "context_window_tokens": row["context_window_tokens"],
         "homepage_url": row["homepage_url"] or None,

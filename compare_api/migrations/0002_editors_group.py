@@ -22,7 +22,7 @@ PERMISSIONS = {
 def create_editors(apps, schema_editor) -> None:
     # Permissions are made after migrate ends; make them now so the group can hold them.
     for app_config in apps.get_app_configs():
-        models_module, app_config.models_module = app_config.models_module, True
+        models_module, app_config.models_module = getattr(app_config, "models_module", None), True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")

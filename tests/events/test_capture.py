@@ -19,6 +19,9 @@ from tools.models import Tool
 
 pytestmark = pytest.mark.django_db
 
+# No source and no verification date recorded for the pricing facts.
+NO_PROVENANCE = {"source_url": None, "verified_at": None}
+
 SEED = json.loads(next(Path(SEEDS_DIR).glob("*.json")).read_text(encoding="utf-8"))
 NO_TALLY = {"ship": 0, "skip": 0, "total": 0, "ship_rate": None, "ci95": None}
 
@@ -74,7 +77,13 @@ class TestToolsThroughTheAdmin:
                     "slug": tool.slug,
                     "changes": {
                         "tagline": "New",
-                        "pricing": {"tier": "free", "label": "Free", "price_from_usd": 12.5, "price_unit": "per seat"},
+                        "pricing": {
+                            "tier": "free",
+                            "label": "Free",
+                            "price_from_usd": 12.5,
+                            "price_unit": "per seat",
+                            **NO_PROVENANCE,
+                        },
                         "licence": "MIT",
                     },
                 },
@@ -178,20 +187,51 @@ class TestReviewsThroughTheAdmin:
         assert recorded() == [("review.published", {**self.ref(Review.objects.get()), "verdict": "ship"})]
 
     def test_a_new_verdict_says_the_old_one(self, staff: Client, review: Review) -> None:
-        form = review_form(review, verdict="skip")
+        form = review_form(review, verdict="skip", correction_note="Retested on the new release.")
         assert staff.post(admin_url("reviews.review", "change", review.pk), form).status_code == 302
         assert recorded() == [
             (
                 "review.updated",
-                {**self.ref(review), "verdict": "skip", "changed": ["verdict"], "previous_verdict": "ship"},
+                {
+                    **self.ref(review),
+                    "verdict": "skip",
+                    "changed": ["verdict"],
+                    "previous_verdict": "ship",
+                    "correction": "Retested on the new release.",
+                },
             )
         ]
 
     def test_a_new_text_alone(self, staff: Client, review: Review) -> None:
-        form = review_form(review, body="Rewritten.")
+        form = review_form(review, body="Rewritten.", correction_note="Fixed a wrong price.")
         assert staff.post(admin_url("reviews.review", "change", review.pk), form).status_code == 302
         assert recorded() == [
-            ("review.updated", {**self.ref(review), "verdict": "ship", "changed": ["body"], "previous_verdict": "ship"})
+            (
+                "review.updated",
+                {
+                    **self.ref(review),
+                    "verdict": "ship",
+                    "changed": ["body"],
+                    "previous_verdict": "ship",
+                    "correction": "Fixed a wrong price.",
+                },
+            )
+        ]
+
+    def test_a_change_outside_the_admin_carries_no_correction(self, review: Review) -> None:
+        review.body = "Rewritten by the seed."
+        review.save()
+        assert recorded() == [
+            (
+                "review.updated",
+                {
+                    **self.ref(review),
+                    "verdict": "ship",
+                    "changed": ["body"],
+                    "previous_verdict": "ship",
+                    "correction": None,
+                },
+            )
         ]
 
     def test_a_date_alone_is_no_event(self, staff: Client, review: Review) -> None:
@@ -227,6 +267,9 @@ def reviewer_form(reviewer: Reviewer, **overrides: object) -> dict:
         "bio": "",
         "position": reviewer.position,
         "is_active": "on",
+        # The disclosures inline's management form (none here).
+        "disclosures-TOTAL_FORMS": "0",
+        "disclosures-INITIAL_FORMS": "0",
         **overrides,
     }
 

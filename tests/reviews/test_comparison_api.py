@@ -6,10 +6,15 @@ from tests.factories import ComparisonFactory, ReviewerFactory, ReviewFactory, T
 from tools.models import Tool, Verdict
 
 SEED = "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/"
-# The comparison costs: both tools with panel counts; the scorecard; the curation.
-COMPARISON_QUERIES = 3
+# The comparison costs: both tools with panel counts; the scorecard; the panel's disclosures; the curation.
+COMPARISON_QUERIES = 4
 
 pytestmark = pytest.mark.django_db
+
+# No source and no verification date recorded for the pricing facts.
+NO_PROVENANCE = {"source_url": None, "verified_at": None}
+
+NOT_CORRECTED = {"correction": None, "updated_at": None}
 
 BUYER_ON_CODE_LLAMA = (
     "There is no business here — Meta releases these weights to commoditize the inference layer and make cloud "
@@ -68,8 +73,9 @@ class TestSeedComparison:
                 "multi-step code generation, debugging, and tool use. All weights are freely available for "
                 "self-hosting, fine-tuning, and commercial deployment within the license terms."
             ),
-            "pricing": {"tier": "free", "label": "Free", "price_from_usd": None, "price_unit": None},
+            "pricing": {"tier": "free", "label": "Free", "price_from_usd": None, "price_unit": None, **NO_PROVENANCE},
             "licence": "Llama 4 Community License",
+            "licence_source": {"url": None, "verified_at": None},
             "open_weights": True,
             "context_window_tokens": None,
             "homepage_url": None,
@@ -79,7 +85,13 @@ class TestSeedComparison:
         assert mistral["slug"] == "mistral-large-3"
         assert mistral["vendor"] == {"slug": "mistral-ai", "name": "Mistral AI"}
         assert mistral["tagline"] == "128K context, 30-language code gen, frontier performance at lower cost"
-        assert mistral["pricing"] == {"tier": "paid", "label": "Paid", "price_from_usd": None, "price_unit": None}
+        assert mistral["pricing"] == {
+            "tier": "paid",
+            "label": "Paid",
+            "price_from_usd": None,
+            "price_unit": None,
+            **NO_PROVENANCE,
+        }
         assert mistral["context_window_tokens"] == 128000
         assert mistral["panel"] == {"ship": 4, "skip": 0, "total": 4, "ship_rate": 1.0, "ci95": [0.5101, 1.0]}
         assert mistral["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_rate": None, "ci95": None}
@@ -118,6 +130,8 @@ class TestSeedComparison:
             "verdict": "skip",
             "body": BUYER_ON_CODE_LLAMA,
             "reviewed_at": None,
+            "correction": None,
+            "updated_at": None,
         }
         bodies = [entry["body"] for row in document["scorecard"] for entry in row["reviews"]]
         assert bodies[0].startswith("The primitive here is a code-specialized transformer")
@@ -168,12 +182,12 @@ class TestAnyPair:
         rows = document["scorecard"]
         assert [row["reviewer"]["position"] for row in rows] == [1, 2, 3]
         assert rows[0]["reviews"] == [
-            {"tool": "alpha", "verdict": None, "body": None, "reviewed_at": None},
-            {"tool": "beta", "verdict": "ship", "body": "Yes.", "reviewed_at": None},
+            {"tool": "alpha", "verdict": None, "body": None, "reviewed_at": None, **NOT_CORRECTED},
+            {"tool": "beta", "verdict": "ship", "body": "Yes.", "reviewed_at": None, **NOT_CORRECTED},
         ]
         assert rows[1]["reviews"] == [
-            {"tool": "alpha", "verdict": None, "body": None, "reviewed_at": None},
-            {"tool": "beta", "verdict": None, "body": None, "reviewed_at": None},
+            {"tool": "alpha", "verdict": None, "body": None, "reviewed_at": None, **NOT_CORRECTED},
+            {"tool": "beta", "verdict": None, "body": None, "reviewed_at": None, **NOT_CORRECTED},
         ]
         assert rows[2]["reviews"][0]["verdict"] == "skip"
         assert [row["split"] for row in rows] == [False, False, False]

@@ -14,6 +14,9 @@ pytestmark = pytest.mark.django_db
 # A paginated list: the count, then the page. A detail: one query.
 LIST_QUERIES = 2
 DETAIL_QUERIES = 1
+# The panel adds one query for the disclosures of the whole page (or of the one reviewer).
+PANEL_LIST_QUERIES = LIST_QUERIES + 1
+PANEL_DETAIL_QUERIES = DETAIL_QUERIES + 1
 # The reviewer, the count of their reviews, the page.
 REVIEWER_REVIEWS_QUERIES = 3
 # The tool (published?), then its reviews with their reviewers; not paginated.
@@ -78,7 +81,7 @@ class TestReviewerList:
     def test_active_reviewers_in_panel_order(
         self, api: APIClient, tools: dict[str, Tool], django_assert_num_queries
     ) -> None:
-        with django_assert_num_queries(LIST_QUERIES):
+        with django_assert_num_queries(PANEL_LIST_QUERIES):
             response = api.get("/api/v1/reviewers/")
         assert response.status_code == 200
         assert response.json() == {
@@ -86,7 +89,7 @@ class TestReviewerList:
             "next": None,
             "previous": None,
             "results": [
-                {**BUILDER, "review_count": 2, "ship_count": 1},
+                {**BUILDER, "review_count": 2, "ship_count": 1, "disclosures": []},
                 {
                     "slug": "the-futurist",
                     "name": "The Futurist",
@@ -95,6 +98,7 @@ class TestReviewerList:
                     "position": 3,
                     "review_count": 2,
                     "ship_count": 2,
+                    "disclosures": [],
                 },
                 {
                     "slug": "the-buyer",
@@ -104,6 +108,7 @@ class TestReviewerList:
                     "position": 4,
                     "review_count": 2,
                     "ship_count": 0,
+                    "disclosures": [],
                 },
             ],
         }
@@ -113,7 +118,7 @@ class TestReviewerList:
         for reviewer in ReviewerFactory.create_batch(rows):
             ReviewFactory(reviewer=reviewer, verdict=Verdict.SHIP)
             ReviewFactory(reviewer=reviewer, verdict=Verdict.SKIP)
-        with django_assert_num_queries(LIST_QUERIES):
+        with django_assert_num_queries(PANEL_LIST_QUERIES):
             body = api.get("/api/v1/reviewers/").json()
         assert [(row["review_count"], row["ship_count"]) for row in body["results"]] == [(2, 1)] * rows
 
@@ -129,10 +134,10 @@ class TestReviewerList:
 
 class TestReviewerDetail:
     def test_detail(self, api: APIClient, tools: dict[str, Tool], django_assert_num_queries) -> None:
-        with django_assert_num_queries(DETAIL_QUERIES):
+        with django_assert_num_queries(PANEL_DETAIL_QUERIES):
             response = api.get("/api/v1/reviewers/the-builder/")
         assert response.status_code == 200
-        assert response.json() == {**BUILDER, "review_count": 2, "ship_count": 1}
+        assert response.json() == {**BUILDER, "review_count": 2, "ship_count": 1, "disclosures": []}
 
     @pytest.mark.parametrize(
         ("slug", "queries", "detail"),
@@ -179,6 +184,8 @@ class TestReviewerReviews:
                     "verdict": "skip",
                     "body": "The Builder says skip to Assistant.",
                     "reviewed_at": "2025-05-01",
+                    "correction": None,
+                    "updated_at": None,
                 },
                 {
                     "reviewer": BUILDER,
@@ -187,6 +194,8 @@ class TestReviewerReviews:
                     "verdict": "ship",
                     "body": "The Builder says ship to Coder.",
                     "reviewed_at": "2025-03-01",
+                    "correction": None,
+                    "updated_at": None,
                 },
             ],
         }
@@ -234,6 +243,8 @@ class TestToolReviews:
                 "verdict": "ship",
                 "body": "The Builder says ship to Coder.",
                 "reviewed_at": "2025-03-01",
+                "correction": None,
+                "updated_at": None,
             },
             {
                 "reviewer": {
@@ -248,6 +259,8 @@ class TestToolReviews:
                 "verdict": "ship",
                 "body": "The Futurist says ship to Coder.",
                 "reviewed_at": "2025-04-01",
+                "correction": None,
+                "updated_at": None,
             },
             {
                 "reviewer": {
@@ -262,6 +275,8 @@ class TestToolReviews:
                 "verdict": "skip",
                 "body": "The Buyer says skip to Coder.",
                 "reviewed_at": "2025-04-02",
+                "correction": None,
+                "updated_at": None,
             },
         ]
 

@@ -12,6 +12,9 @@ from tools.models import Category, PricingTier, Tool, Vendor, Verdict
 
 pytestmark = pytest.mark.django_db
 
+# No source and no verification date recorded for the pricing facts.
+NO_PROVENANCE = {"source_url": None, "verified_at": None}
+
 # A list is the count, then the page with its joins and annotations; a detail is one query.
 LIST_QUERIES = 2
 EMPTY_LIST_QUERIES = 1  # a count of 0 skips the page query
@@ -29,8 +32,15 @@ PROMPT_FORGE = {
     "category": {"slug": "prompting", "name": "Prompting"},
     "tagline": "Prompts under version control",
     "description": "Keeps every prompt, its versions and its evaluations in one place.",
-    "pricing": {"tier": "paid", "label": "Paid", "price_from_usd": 19.5, "price_unit": "per seat per month"},
+    "pricing": {
+        "tier": "paid",
+        "label": "Paid",
+        "price_from_usd": 19.5,
+        "price_unit": "per seat per month",
+        **NO_PROVENANCE,
+    },
     "licence": None,
+    "licence_source": {"url": None, "verified_at": None},
     "open_weights": False,
     "context_window_tokens": None,
     "homepage_url": None,
@@ -115,6 +125,8 @@ class TestToolDocument:
             "label": "Free tier, then usage",
             "price_from_usd": None,
             "price_unit": None,
+            "source_url": None,
+            "verified_at": None,
         }
         assert {key: body[key] for key in ("licence", "open_weights", "context_window_tokens", "homepage_url")} == {
             "licence": "Apache-2.0",
@@ -134,6 +146,8 @@ class TestToolDocument:
             "label": label,
             "price_from_usd": None,
             "price_unit": None,
+            "source_url": None,
+            "verified_at": None,
         }
 
     def test_no_reviews_and_no_votes_is_null_not_zero(self, api: APIClient) -> None:
