@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Greatest, Least
@@ -29,14 +31,29 @@ class Reviewer(models.Model):
         return f"{self.name} ({self.lens})"
 
 
+class ReviewQuerySet(models.QuerySet):
+    def published(self) -> "ReviewQuerySet":
+        return self.filter(is_published=True)
+
+    def due(self, *, now: datetime) -> "ReviewQuerySet":
+        return self.filter(is_published=False, publish_at__lte=now)
+
+
 class Review(models.Model):
     reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="reviews")
     tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="reviews")
     verdict = models.CharField(max_length=4, choices=Verdict.choices)
     body = models.TextField()
     reviewed_at = models.DateField(null=True, blank=True, help_text="Empty when the date is not known.")
+    # A draft counts nowhere (panel counters, scorecard, review lists) until it is published.
+    is_published = models.BooleanField(default=False, db_index=True)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="Publish automatically at this time (within a minute); empty: by hand."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReviewQuerySet.as_manager()
 
     class Meta:
         ordering = ["reviewer__position", "tool__name"]
@@ -61,6 +78,9 @@ class ComparisonQuerySet(models.QuerySet):
     def published(self) -> "ComparisonQuerySet":
         return self.filter(is_published=True, left_tool__is_published=True, right_tool__is_published=True)
 
+    def due(self, *, now: datetime) -> "ComparisonQuerySet":
+        return self.filter(is_published=False, publish_at__lte=now)
+
     def for_list(self) -> "ComparisonQuerySet":
         return self.published().select_related("left_tool", "right_tool")
 
@@ -77,7 +97,11 @@ class Comparison(models.Model):
     title = models.CharField(max_length=200)
     headline = models.CharField(max_length=300, blank=True)
     summary = models.TextField(blank=True)
-    is_published = models.BooleanField(default=True)
+    # A new curation is a draft; it shows once published and both its tools are.
+    is_published = models.BooleanField(default=False)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="Publish automatically at this time (within a minute); empty: by hand."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
