@@ -58,7 +58,9 @@ def _tools(preview: Preview | None = None, **slugs: str) -> QuerySet:
 def _scorecard(**tool_ids: int) -> QuerySet:
     # One join per tool, named after its position in the request (tool_ids keeps that order).
     joins = {
-        f"review_{index}": FilteredRelation("reviews", condition=Q(reviews__tool_id=tool_id, reviews__is_published=True))
+        f"review_{index}": FilteredRelation(
+            "reviews", condition=Q(reviews__tool_id=tool_id, reviews__is_published=True)
+        )
         for index, tool_id in enumerate(tool_ids.values())
     }
     return (

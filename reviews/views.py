@@ -35,7 +35,11 @@ _PUBLISHED_REVIEWS = Q(reviews__is_published=True, reviews__tool__is_published=T
 
 def _panel_reviews():
     """Published reviews of published tools by the active panel, as every review list shows them."""
-    return Review.objects.published().filter(tool__is_published=True, reviewer__is_active=True).select_related("reviewer", "tool")
+    return (
+        Review.objects.published()
+        .filter(tool__is_published=True, reviewer__is_active=True)
+        .select_related("reviewer", "tool")
+    )
 
 
 @extend_schema_view(
@@ -218,5 +222,7 @@ def _preview_document(target: tuple[str, int] | None) -> dict | None:
             if pair is None:
                 return None
             left_id, right_id, *slugs = pair
-            return comparison_get(slugs=slugs, preview=Preview(tool_ids=frozenset((left_id, right_id)), comparison_id=pk))
+            return comparison_get(
+                slugs=slugs, preview=Preview(tool_ids=frozenset((left_id, right_id)), comparison_id=pk)
+            )
     return None

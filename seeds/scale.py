@@ -102,7 +102,12 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
         for reviewer in reviewers
         for tool_id in tool_ids
     )
-    _rows_copy(Review, ["reviewer_id", "tool_id", "verdict", "body", "is_published", "created_at", "updated_at"], review_rows, progress)
+    _rows_copy(
+        Review,
+        ["reviewer_id", "tool_id", "verdict", "body", "is_published", "created_at", "updated_at"],
+        review_rows,
+        progress,
+    )
     panel_recount()  # COPY bypasses the per-review recount
 
     User = get_user_model()

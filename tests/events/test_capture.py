@@ -187,7 +187,10 @@ class TestReviewsThroughTheAdmin:
         review = Review.objects.get()
         assert review.is_published is False
         assert recorded() == []
-        assert staff.post(admin_url("reviews.review", "change", review.pk), review_form(review, body="Yes!")).status_code == 302
+        assert (
+            staff.post(admin_url("reviews.review", "change", review.pk), review_form(review, body="Yes!")).status_code
+            == 302
+        )
         assert recorded() == []
 
     def test_a_new_verdict_says_the_old_one(self, staff: Client, review: Review) -> None:
