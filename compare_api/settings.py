@@ -361,6 +361,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "changes", "description": "The change feed: every change to the public documents, as events."},
         {"name": "comparisons", "description": "Side-by-side documents for any two published tools."},
         {"name": "newsletter", "description": "Weekly AI Tool Verdicts: sign up, confirm, unsubscribe."},
+        {
+            "name": "previews",
+            "description": "Staff only, by link: a draft's document as it will be published (signed links from "
+            "the admin, good for a few minutes).",
+        },
         {"name": "reviewers", "description": "The expert panel and its reviews."},
         {"name": "tools", "description": "Published tools with their tallies, reviews, and the caller's own vote."},
         {"name": "vendors", "description": "The companies behind the tools."},

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from reviews.models import Comparison
 from tests.factories import CategoryFactory, ReviewerFactory, ReviewFactory, ToolFactory, VendorFactory
@@ -50,7 +51,11 @@ def fill(driver, values: dict[str, str]) -> None:
 
 
 def save_and_continue(driver) -> None:
-    driver.find_element(By.NAME, "_continue").click()
+    button = driver.find_element(By.NAME, "_continue")
+    button.click()
+    # The click does not wait for the next page: wait until the old one is gone and the new one loaded.
+    WebDriverWait(driver, 30).until(staleness_of(button))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert "was added successfully" in driver.page_source or "was changed successfully" in driver.page_source, (
         driver.find_element(By.TAG_NAME, "body").text[:2000]
     )
