@@ -31,6 +31,8 @@ from compare_api.throttling import (
 )
 
 CACHED_PREFIXES = ("/api/v1/",)
+# Never from the cache: a draft's preview is built for each request (reviews.views.PreviewView).
+UNCACHED_PREFIXES = ("/api/v1/previews/",)
 
 
 # What a path's documents are, by its suffix: JSON unless it names another format (a badge's .svg).
@@ -53,6 +55,7 @@ class CachedReadMiddleware:
         if (
             request.method in ("GET", "HEAD")
             and request.path.startswith(CACHED_PREFIXES)
+            and not request.path.startswith(UNCACHED_PREFIXES)
             # Any credential (a voter token, a partner key in either header) is the view's business:
             # it sets the caller's limit and may be refused; only anonymous reads are answered here.
             and "HTTP_AUTHORIZATION" not in request.META

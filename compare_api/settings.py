@@ -371,6 +371,11 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "methodology", "description": "How every rate, interval, rank and pick the API returns is made."},
         {"name": "newsletter", "description": "Weekly AI Tool Verdicts: sign up, confirm, unsubscribe."},
+        {
+            "name": "previews",
+            "description": "Staff only, by link: a draft's document as it will be published (signed links from "
+            "the admin, good for a few minutes).",
+        },
         {"name": "reviewers", "description": "The expert panel and its reviews."},
         {"name": "tools", "description": "Published tools with their tallies, reviews, and the caller's own vote."},
         {"name": "vendors", "description": "The companies behind the tools."},
@@ -491,6 +496,10 @@ TASK_RESULTS_RETENTION_DAYS = env.int("TASK_RESULTS_RETENTION_DAYS", default=3)
 TALLY_EVENT_SECONDS = env.int("TALLY_EVENT_SECONDS", default=5)
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 HISTORY_SNAPSHOT_SECONDS = env.int("HISTORY_SNAPSHOT_SECONDS", default=3600)
+# Staff's back office (README: "For editors"): drafts whose publish_at has come are published
+# by a periodic job this often; a signed preview link works this long after it was shown.
+PUBLISH_SCHEDULE_SECONDS = env.int("PUBLISH_SCHEDULE_SECONDS", default=30)
+PREVIEW_SECONDS = env.int("PREVIEW_SECONDS", default=900)
 # A page of the change feed may be served from the document cache this long after a
 # commit that should have changed it (a transaction finishing can reveal events written
 # by others, without a write of its own to invalidate the page).

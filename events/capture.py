@@ -8,7 +8,7 @@ Every such path is atomic (the admin's change and delete views, a queryset's
 delete, `seed_load`), so an event exists exactly when its change committed.
 
 The state before a save is read from the database in pre_save (one query; these
-writes are staff edits, rare). A review is *visible* while its tool is
+writes are staff edits, rare). A review is *visible* while it and its tool are
 published and its reviewer is on the panel: it is published, updated and
 withdrawn as it enters, changes within and leaves that state.
 """
@@ -80,6 +80,7 @@ def tool_before_delete(sender: type, instance: Tool, **kwargs: object) -> None:
 _REVIEW_STATE = (
     "verdict",
     "body",
+    "is_published",
     "tool_id",
     "tool__slug",
     "tool__is_published",
@@ -96,7 +97,7 @@ def _review_state(pk: int) -> dict | None:
 
 
 def _visible(state: Mapping | None) -> bool:
-    return bool(state and state["tool__is_published"] and state["reviewer__is_active"])
+    return bool(state and state["is_published"] and state["tool__is_published"] and state["reviewer__is_active"])
 
 
 def _review_ref(pk: int, state: Mapping) -> dict:

@@ -9,7 +9,8 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from reviews.models import Comparison, Review, Reviewer, ReviewerDisclosure
-from tools.admin import ToolAdmin
+from reviews.services import comparisons_publish, comparisons_unpublish, reviews_publish, reviews_unpublish
+from tools.admin import ToolAdmin, preview_link, report_publishing
 from tools.models import Tool
 
 # A correction is owed to readers when what they were shown changes.
@@ -17,8 +18,8 @@ CORRECTED_FIELDS = ("verdict", "body")
 
 
 def _shown_to_readers(state: Mapping) -> bool:
-    """Today's definition of a published review (its tool published, its reviewer on the panel)."""
-    return bool(state["tool__is_published"] and state["reviewer__is_active"])
+    """A review readers see: it and its tool published, its reviewer on the panel."""
+    return bool(state["is_published"] and state["tool__is_published"] and state["reviewer__is_active"])
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -50,7 +51,14 @@ class ReviewAdminForm(forms.ModelForm):
         if self.instance.pk:
             self._stored = (
                 Review.objects.filter(pk=self.instance.pk)
-                .values(*CORRECTED_FIELDS, "correction", "corrected_at", "tool__is_published", "reviewer__is_active")
+                .values(
+                    *CORRECTED_FIELDS,
+                    "correction",
+                    "corrected_at",
+                    "is_published",
+                    "tool__is_published",
+                    "reviewer__is_active",
+                )
                 .first()
             )
         stored = self._stored
@@ -142,8 +150,8 @@ class ReviewerAdmin(SimpleHistoryAdmin):
 @admin.register(Review)
 class ReviewAdmin(SimpleHistoryAdmin):
     form = ReviewAdminForm
-    list_display = ["tool", "reviewer", "verdict", "reviewed_at", "updated_at"]
-    list_filter = ["verdict", "reviewer", "tool__category"]
+    list_display = ["tool", "reviewer", "verdict", "is_published", "publish_at", "reviewed_at", "updated_at"]
+    list_filter = ["is_published", "verdict", "reviewer", "tool__category"]
     list_select_related = ["tool", "reviewer"]
     search_fields = ["tool__name", "reviewer__name", "body"]
     autocomplete_fields = ["tool", "reviewer"]
@@ -151,6 +159,7 @@ class ReviewAdmin(SimpleHistoryAdmin):
     readonly_fields = ["disclosed_ties", "correction", "corrected_at"]
     fieldsets = [
         (None, {"fields": ["reviewer", "tool", "disclosed_ties", "verdict", "body", "reviewed_at"]}),
+        ("Publishing", {"fields": ["is_published", "publish_at"]}),
         ("Correction (shown to readers)", {"fields": ["correction_note", "correction", "corrected_at"]}),
     ]
 
@@ -168,21 +177,46 @@ class ReviewAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
         warn_of_disclosed_ties(request, [obj])
 
+    actions = ["publish_selected", "unpublish_selected"]
+
+    @admin.action(description="Publish selected reviews")
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
+        report_publishing(self, request, reviews_publish(reviews=queryset), queryset.count(), "published")
+
+    @admin.action(description="Unpublish selected reviews")
+    def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
+        report_publishing(self, request, reviews_unpublish(reviews=queryset), queryset.count(), "unpublished")
+
 
 @admin.register(Comparison)
 class ComparisonAdmin(SimpleHistoryAdmin):
-    list_display = ["title", "left_tool", "right_tool", "is_published", "updated_at"]
+    list_display = ["title", "left_tool", "right_tool", "is_published", "publish_at", "updated_at"]
     list_filter = ["is_published"]
     list_select_related = ["left_tool", "right_tool"]
     search_fields = ["title", "headline", "left_tool__name", "right_tool__name"]
     autocomplete_fields = ["left_tool", "right_tool"]
+    fields = ["left_tool", "right_tool", "title", "headline", "summary", "is_published", "publish_at", "preview_link"]
+    readonly_fields = ["preview_link"]
+    actions = ["publish_selected", "unpublish_selected"]
+
+    @admin.action(description="Publish selected comparisons")
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Comparison]) -> None:
+        report_publishing(self, request, comparisons_publish(comparisons=queryset), queryset.count(), "published")
+
+    @admin.action(description="Unpublish selected comparisons")
+    def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Comparison]) -> None:
+        report_publishing(self, request, comparisons_unpublish(comparisons=queryset), queryset.count(), "unpublished")
+
+    @admin.display(description="Preview")
+    def preview_link(self, comparison: Comparison) -> str:
+        return preview_link(comparison, kind="comparison")
 
 
 class ReviewInline(admin.StackedInline):
     model = Review
     form = ReviewAdminForm
     extra = 0
-    fields = ["reviewer", "verdict", "reviewed_at", "body", "correction_note"]
+    fields = ["reviewer", "verdict", "reviewed_at", "body", "is_published", "publish_at", "correction_note"]
     autocomplete_fields = ["reviewer"]
 
 

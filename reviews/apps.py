@@ -9,7 +9,7 @@ class ReviewsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from compare_api.caching import invalidate_catalog_on_change
-        from reviews import services
+        from reviews import services, tasks  # noqa: F401 (tasks registers the scheduled publishing)
         from reviews.models import Comparison, Review, Reviewer
 
         invalidate_catalog_on_change(Reviewer, Review, Comparison)

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Greatest, Least
@@ -74,6 +76,14 @@ class ReviewerDisclosure(models.Model):
         return f"{self.reviewer.name}: {self.get_relationship_display()} ({self.vendor.name})"
 
 
+class ReviewQuerySet(models.QuerySet):
+    def published(self) -> "ReviewQuerySet":
+        return self.filter(is_published=True)
+
+    def due(self, *, now: datetime) -> "ReviewQuerySet":
+        return self.filter(is_published=False, publish_at__lte=now)
+
+
 class Review(models.Model):
     reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="reviews")
     tool = models.ForeignKey(Tool, on_delete=models.CASCADE, related_name="reviews")
@@ -87,6 +97,13 @@ class Review(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # A draft counts nowhere (panel counters, scorecard, review lists) until it is published.
+    is_published = models.BooleanField("published", default=False, db_index=True)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="Publish automatically at this time (within a minute); empty: by hand."
+    )
+
+    objects = ReviewQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
@@ -112,6 +129,9 @@ class ComparisonQuerySet(models.QuerySet):
     def published(self) -> "ComparisonQuerySet":
         return self.filter(is_published=True, left_tool__is_published=True, right_tool__is_published=True)
 
+    def due(self, *, now: datetime) -> "ComparisonQuerySet":
+        return self.filter(is_published=False, publish_at__lte=now)
+
     def for_list(self) -> "ComparisonQuerySet":
         return self.published().select_related("left_tool", "right_tool")
 
@@ -128,7 +148,11 @@ class Comparison(models.Model):
     title = models.CharField(max_length=200)
     headline = models.CharField(max_length=300, blank=True)
     summary = models.TextField(blank=True)
-    is_published = models.BooleanField("published", default=True)
+    # A new curation is a draft; it shows once published and both its tools are.
+    is_published = models.BooleanField("published", default=False)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="Publish automatically at this time (within a minute); empty: by hand."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,9 +11,15 @@ each compiled once per process (compare_api.compiled) for each number of tools:
    (curation is per pair: three or four tools have no editorial text).
 The document is assembled as plain data, in the shape ComparisonSerializer
 declares for the schema.
+
+A preview (reviews.views.PreviewView) builds the same document with the same
+query builders, told to treat some drafts as published (`Preview`); it runs them
+through the ORM rather than the compiled statements, whose SQL shows published
+rows only. Draft reviews stay out of a preview: they are published one by one.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import F, FilteredRelation, Q, QuerySet
@@ -36,14 +42,28 @@ class UnknownTool(Exception):
         self.slug = slug
 
 
-def _tools(**slugs: str) -> QuerySet:
-    return Tool.objects.for_api().filter(slug__in=list(slugs.values())).values_list("id", *TOOL_COLUMNS).order_by()
+@dataclass(frozen=True)
+class Preview:
+    """Drafts to show as if published: tools by id, and at most one curated comparison."""
+
+    tool_ids: frozenset[int] = frozenset()
+    comparison_id: int | None = None
+
+
+def _tools(preview: Preview | None = None, **slugs: str) -> QuerySet:
+    if preview is None:
+        tools = Tool.objects.for_api()
+    else:
+        tools = Tool.objects.for_document().filter(Q(is_published=True) | Q(pk__in=preview.tool_ids))
+    return tools.filter(slug__in=list(slugs.values())).values_list("id", *TOOL_COLUMNS).order_by()
 
 
 def _scorecard(**tool_ids: int) -> QuerySet:
     # One join per tool, named after its position in the request (tool_ids keeps that order).
     joins = {
-        f"review_{index}": FilteredRelation("reviews", condition=Q(reviews__tool_id=tool_id))
+        f"review_{index}": FilteredRelation(
+            "reviews", condition=Q(reviews__tool_id=tool_id, reviews__is_published=True)
+        )
         for index, tool_id in enumerate(tool_ids.values())
     }
     return (
@@ -71,9 +91,12 @@ def panel_disclosures() -> dict[str, list[dict]]:
     return disclosures
 
 
-def _editorial(left_id: int, right_id: int) -> QuerySet:
+def _editorial(left_id: int, right_id: int, preview: Preview | None = None) -> QuerySet:
+    shown = Q(is_published=True)
+    if preview is not None and preview.comparison_id is not None:
+        shown |= Q(pk=preview.comparison_id)
     return (
-        Comparison.objects.filter(is_published=True)
+        Comparison.objects.filter(shown)
         .filter(Q(left_tool_id=left_id, right_tool_id=right_id) | Q(left_tool_id=right_id, right_tool_id=left_id))
         .order_by()
         .values_list("left_tool_id", "title", "headline", "summary")[:1]
@@ -97,6 +120,12 @@ EDITORIAL = CompiledQuery(_editorial, left_id=-7_000_001, right_id=-7_000_002)
 
 
 _timestamp = DateTimeField()
+
+
+def _rows(query: CompiledQuery, preview: Preview | None, **values: object) -> Sequence[tuple]:
+    if preview is None:
+        return query.rows(**values)
+    return list(query.build(preview=preview, **values))  # a preview: rare, so built each time
 
 
 def _review(
@@ -137,13 +166,14 @@ def _community_pick(tools: list[dict]) -> str | None:
     return None
 
 
-def comparison_get(*, slugs: Sequence[str]) -> dict:
-    """The comparison of two to four different published tools in the requested order, as plain data.
+def comparison_get(*, slugs: Sequence[str], preview: Preview | None = None) -> dict:
+    """The comparison of two to four different published tools in the requested order, as plain data;
+    with `preview`, as it will be once those drafts are published.
 
     Raises UnknownTool for a slug that names no published tool.
     """
     count = len(slugs)
-    found = {row[1]: row for row in TOOLS[count].rows(**dict(zip(SLUG_NAMES[count], slugs, strict=True)))}
+    found = {row[1]: row for row in _rows(TOOLS[count], preview, **dict(zip(SLUG_NAMES[count], slugs, strict=True)))}
     for slug in slugs:
         if slug not in found:
             raise UnknownTool(slug)
@@ -164,7 +194,7 @@ def comparison_get(*, slugs: Sequence[str]) -> dict:
         scorecard.append({"reviewer": reviewer, "reviews": reviews, "split": split})
 
     slug = COMPARISON_SEPARATOR.join(slugs)
-    editorial = EDITORIAL.rows(left_id=ids[0], right_id=ids[1]) if count == 2 else []
+    editorial = _rows(EDITORIAL, preview, left_id=ids[0], right_id=ids[1]) if count == 2 else []
     if editorial:
         curated_left, *text = editorial[0]
         # Editorial text staff left empty is absent, as for an uncurated pair: null, never "".

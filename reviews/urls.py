@@ -9,5 +9,6 @@ router.register("comparisons", views.ComparisonViewSet, basename="comparison")
 
 urlpatterns = [
     path("tools/<slug:slug>/reviews/", views.ToolReviewListView.as_view(), name="tool-reviews"),
+    path("previews/<str:token>/", views.PreviewView.as_view(), name="preview"),
     *router.urls,
 ]

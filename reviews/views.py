@@ -4,18 +4,21 @@ from django.db.models import Count, F, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from compare_api.caching import CachedReadMixin, cached_read
 from compare_api.openapi import seed_example
+from compare_api.previews import preview_target
 from compare_api.slugs import ANY_SEGMENT, COMPARISON_MAX_TOOLS, SLUG_SEGMENT, split_comparison_slug
 from reviews.models import Comparison, Review, Reviewer, ReviewerDisclosure
-from reviews.selectors import UnknownTool, comparison_get
+from reviews.selectors import Preview, UnknownTool, comparison_get
 from reviews.serializers import (
     ComparisonSerializer,
     CuratedComparisonSerializer,
@@ -23,13 +26,20 @@ from reviews.serializers import (
     ReviewSerializer,
 )
 from tools.models import Tool
+from tools.serializers import TOOL_COLUMNS, ToolSerializer, tool_document
 
 EXAMPLES = Path(__file__).resolve().parent / "openapi_examples"
+# What a reviewer's counts count: published reviews of published tools (drafts count nowhere).
+_PUBLISHED_REVIEWS = Q(reviews__is_published=True, reviews__tool__is_published=True)
 
 
 def _panel_reviews():
-    """Reviews of published tools by the active panel, as every review list shows them."""
-    return Review.objects.filter(tool__is_published=True, reviewer__is_active=True).select_related("reviewer", "tool")
+    """Published reviews of published tools by the active panel, as every review list shows them."""
+    return (
+        Review.objects.published()
+        .filter(tool__is_published=True, reviewer__is_active=True)
+        .select_related("reviewer", "tool")
+    )
 
 
 @extend_schema_view(
@@ -48,8 +58,8 @@ class ReviewerViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     queryset = (
         Reviewer.objects.panel()
         .annotate(
-            review_count=Count("reviews", filter=Q(reviews__tool__is_published=True)),
-            ship_count=Count("reviews", filter=Q(reviews__tool__is_published=True, reviews__verdict="ship")),
+            review_count=Count("reviews", filter=_PUBLISHED_REVIEWS),
+            ship_count=Count("reviews", filter=_PUBLISHED_REVIEWS & Q(reviews__verdict="ship")),
         )
         # One query for the disclosures of the whole page, in the scorecard's order.
         .prefetch_related(
@@ -160,3 +170,69 @@ class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.Generic
                 raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
 
         return cached_read(request, build)
+
+
+PREVIEW_NOT_FOUND = "No preview at this link: it is mistyped or has expired; open it again from the admin."
+
+
+class PreviewView(APIView):
+    filter_backends: list = []
+
+    @extend_schema(
+        operation_id="previews_retrieve",
+        summary="Preview a draft (staff links)",
+        description=(
+            "**Staff only, by link**: the admin's page of an unpublished tool or curated comparison shows a signed "
+            "link here, good for `PREVIEW_SECONDS` (15 minutes). It answers the document the public endpoint will "
+            "serve once the draft is published (a tool: `GET /api/v1/tools/{slug}/`; a curated comparison: "
+            "`GET /api/v1/comparisons/{pair}/`, its tools treated as published too; draft reviews stay out). "
+            "Never cached (`Cache-Control: private, no-store`). A mistyped, altered or expired link is a 404 that "
+            "says nothing of what exists."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "token", OpenApiTypes.STR, OpenApiParameter.PATH, description="The signed token from the admin's link."
+            ),
+            OpenApiParameter(
+                "Cache-Control",
+                str,
+                OpenApiParameter.HEADER,
+                response=["200"],
+                description="`private, no-store`: a draft is never stored by a browser, proxy or this API's cache.",
+            ),
+        ],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="Preview",
+                serializers=[ToolSerializer, ComparisonSerializer],
+                resource_type_field_name=None,
+            )
+        },
+    )
+    def get(self, request: Request, token: str) -> Response:
+        document = _preview_document(preview_target(token))
+        if document is None:
+            raise NotFound(PREVIEW_NOT_FOUND)
+        response = Response(document)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _preview_document(target: tuple[str, int] | None) -> dict | None:
+    """The draft's document as its public endpoint will build it once published; None if it is gone."""
+    match target:
+        case ("tool", pk):
+            # The tool detail's document (tools.views.ToolViewSet.retrieve_document), published or not.
+            row = Tool.objects.for_document().filter(pk=pk).values(*TOOL_COLUMNS).first()
+            return None if row is None else tool_document(row)
+        case ("comparison", pk):
+            # The curated pair's document (ComparisonViewSet.retrieve), the pair and its tools shown as published.
+            columns = ("left_tool_id", "right_tool_id", "left_tool__slug", "right_tool__slug")
+            pair = Comparison.objects.filter(pk=pk).values_list(*columns).first()
+            if pair is None:
+                return None
+            left_id, right_id, *slugs = pair
+            return comparison_get(
+                slugs=slugs, preview=Preview(tool_ids=frozenset((left_id, right_id)), comparison_id=pk)
+            )
+    return None

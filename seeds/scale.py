@@ -85,6 +85,7 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
             pricing_tier=rng.choice(PricingTier.values),
             open_weights=rng.random() < 0.3,
             context_window_tokens=rng.choice([None, 32_000, 128_000, 200_000]),
+            is_published=True,
         )
         for i in range(1, size.tools + 1 - Tool.objects.count())
     )
@@ -97,11 +98,16 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
         for i in range(size.reviewers)
     )
     review_rows = (
-        (reviewer.pk, tool_id, _verdict(rng, tool_id), "Synthetic review.", now, now)
+        (reviewer.pk, tool_id, _verdict(rng, tool_id), "Synthetic review.", True, now, now)
         for reviewer in reviewers
         for tool_id in tool_ids
     )
-    _rows_copy(Review, ["reviewer_id", "tool_id", "verdict", "body", "created_at", "updated_at"], review_rows, progress)
+    _rows_copy(
+        Review,
+        ["reviewer_id", "tool_id", "verdict", "body", "is_published", "created_at", "updated_at"],
+        review_rows,
+        progress,
+    )
     panel_recount()  # COPY bypasses the per-review recount
 
     User = get_user_model()

@@ -40,6 +40,8 @@ class ToolFactory(factory.django.DjangoModelFactory):
     tagline = factory.LazyAttribute(lambda tool: f"The tagline of {tool.name}")
     description = factory.LazyAttribute(lambda tool: f"What {tool.name} does.")
     pricing_tier = PricingTier.FREEMIUM
+    # The models default to drafts; the factories to published rows, so a test means what it
+    # always meant. Tests of drafts ask for one: ToolFactory(is_published=False).
     is_published = True
 
 
@@ -61,6 +63,7 @@ class ReviewFactory(factory.django.DjangoModelFactory):
     tool = factory.SubFactory(ToolFactory)
     verdict = Verdict.SHIP
     body = factory.LazyAttribute(lambda review: f"{review.reviewer.name} on {review.tool.name}.")
+    is_published = True  # published by default, as ToolFactory (a draft: is_published=False)
 
 
 class ReviewerDisclosureFactory(factory.django.DjangoModelFactory):
@@ -81,6 +84,7 @@ class ComparisonFactory(factory.django.DjangoModelFactory):
     right_tool = factory.SubFactory(ToolFactory)
     title = factory.LazyAttribute(lambda c: f"{c.left_tool.name} vs {c.right_tool.name}")
     headline = "Which one should you ship with?"
+    is_published = True  # published by default, as ToolFactory (a draft: is_published=False)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

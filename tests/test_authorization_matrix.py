@@ -16,10 +16,12 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from compare_api.previews import preview_token
 from partners import usage
 from partners.models import PartnerKey
 from tests.factories import UserFactory
 from tests.helpers import bearer
+from tools.models import Tool
 from votes.accounts import password_reset_token
 from votes.models import Subscriber
 from votes.services import CONFIRM_SALT, UNSUBSCRIBE_SALT, subscription_token, verification_token, vote_cast
@@ -56,6 +58,8 @@ MATRIX: dict[str, tuple[int, ...] | dict[str, tuple[int, ...]]] = {
     "reviewer-reviews": READ,
     "comparison-list": READ,
     "comparison-detail": READ,
+    # A draft's preview: the signed link is the credential, whoever follows it (the admin shows it to staff).
+    "preview": READ,
     # Following changes: reads like the documents they follow.
     "changes": READ,
     "tool-history": READ,
@@ -211,6 +215,7 @@ def targets(seeded, voter: AbstractBaseUser, partner_key: tuple[PartnerKey, str]
         "reviewer-detail": {"slug": "the-builder"},
         "reviewer-reviews": {"slug": "the-builder"},
         "comparison-detail": {"pair": "code-llama-4-vs-mistral-large-3"},
+        "preview": {"token": preview_token(kind="tool", pk=Tool.objects.get(slug="code-llama-4").pk)},
         **{
             name: {"id": endpoint.pk}
             for name in (

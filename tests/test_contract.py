@@ -169,8 +169,8 @@ def test_every_operation_documents_the_statuses_and_headers_it_can_send(path, me
 def test_every_cached_read_documents_its_304() -> None:
     cached = {f"{method} {path}" for path, method, operation in OPERATIONS if "304" in operation["responses"]}
     reads = {f"{method} {path}" for path, method, _ in OPERATIONS if method == "GET"}
-    # The caller's own vote, the email links and a partner's own webhook endpoints are not cached
-    # documents; every other read is.
+    # The caller's own vote, the email links, a partner's own webhook endpoints and a draft's preview
+    # (private, no-store) are not cached documents; every other read is.
     assert reads - cached == {
         "GET /api/v1/webhooks/endpoints/",
         "GET /api/v1/webhooks/endpoints/{id}/",
@@ -180,6 +180,7 @@ def test_every_cached_read_documents_its_304() -> None:
         "GET /api/v1/newsletter/unsubscribe/",
         "GET /api/v1/auth/verify/",
         "GET /api/v1/auth/password-reset/confirm/",
+        "GET /api/v1/previews/{token}/",
     }
 
 

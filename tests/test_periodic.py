@@ -17,6 +17,7 @@ TALLIES = "events.tasks.tallies_emit"
 PRUNE_EVENTS = "events.tasks.events_prune"
 HISTORY = "events.tasks.history_snapshot"
 PRUNE_RESULTS = "compare_api.periodic.task_results_prune"
+SCHEDULED_PUBLISH = "reviews.tasks.scheduled_publish"
 
 
 def test_the_schedule() -> None:
@@ -25,6 +26,7 @@ def test_the_schedule() -> None:
         PRUNE_EVENTS: timedelta(hours=1),
         HISTORY: timedelta(hours=1),
         PRUNE_RESULTS: timedelta(hours=1),
+        SCHEDULED_PUBLISH: timedelta(seconds=30),
     }
 
 

@@ -1,13 +1,19 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from import_export import fields, resources, widgets
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
+from compare_api.previews import preview_token
 from tools.models import Category, Tool, Vendor
+from tools.services import tools_publish, tools_unpublish
 
 
 @admin.register(Category)
@@ -82,6 +88,7 @@ class ToolAdmin(SimpleHistoryAdmin, ImportExportModelAdmin):
         "panel_column",
         "community_column",
         "is_published",
+        "publish_at",
         "updated_at",
     ]
     list_filter = ["is_published", "category", "pricing_tier", "open_weights", "vendor"]
@@ -89,7 +96,9 @@ class ToolAdmin(SimpleHistoryAdmin, ImportExportModelAdmin):
     search_fields = ["name", "slug", "tagline", "vendor__name"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["vendor", "category"]
+    actions = ["publish_selected", "unpublish_selected"]
     readonly_fields = [
+        "preview_link",
         "panel_ship_count",
         "panel_skip_count",
         "community_ship_count",
@@ -98,7 +107,8 @@ class ToolAdmin(SimpleHistoryAdmin, ImportExportModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description", "is_published"]}),
+        (None, {"fields": ["name", "slug", "vendor", "category", "tagline", "description"]}),
+        ("Publishing", {"fields": ["is_published", "publish_at", "preview_link"]}),
         (
             "Pricing",
             {
@@ -133,6 +143,18 @@ class ToolAdmin(SimpleHistoryAdmin, ImportExportModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tool]:
         return super().get_queryset(request).with_rates()
 
+    @admin.action(description="Publish selected tools")
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Tool]) -> None:
+        report_publishing(self, request, tools_publish(tools=queryset), queryset.count(), "published")
+
+    @admin.action(description="Unpublish selected tools")
+    def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Tool]) -> None:
+        report_publishing(self, request, tools_unpublish(tools=queryset), queryset.count(), "unpublished")
+
+    @admin.display(description="Preview")
+    def preview_link(self, tool: Tool) -> str:
+        return preview_link(tool, kind="tool")
+
     @admin.display(description="Panel ship", ordering="panel_ship_rate")
     def panel_column(self, tool: Tool) -> str:
         return _tally_text(tool.panel)
@@ -140,6 +162,34 @@ class ToolAdmin(SimpleHistoryAdmin, ImportExportModelAdmin):
     @admin.display(description="Community ship", ordering="community_ship_rate")
     def community_column(self, tool: Tool) -> str:
         return _tally_text(tool.community)
+
+
+def report_publishing(
+    model_admin: admin.ModelAdmin, request: HttpRequest, changed: int, selected: int, done: str
+) -> None:
+    """Say how many of the selected rows the action changed (the others already were so)."""
+    names = model_admin.model._meta
+    name = names.verbose_name if changed == 1 else names.verbose_name_plural
+    text = f"{changed} {name} {done}."
+    if changed < selected:
+        text += f" {selected - changed} of the {selected} selected already were."
+    model_admin.message_user(request, text, messages.SUCCESS if changed else messages.WARNING)
+
+
+def preview_link(row: Model, *, kind: str) -> str | SafeString:
+    """A signed link to the draft's document as it will be published (compare_api.previews)."""
+    if row.pk is None:
+        return "Save the draft first."
+    if row.is_published:
+        return "Published: the API serves it."
+    url = reverse("preview", kwargs={"token": preview_token(kind=kind, pk=row.pk)})
+    minutes = settings.PREVIEW_SECONDS // 60
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener" class="preview-link">Preview the API document</a> '
+        "(a private link, good for {} minutes)",
+        url,
+        minutes,
+    )
 
 
 def _tally_text(tally) -> str:

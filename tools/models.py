@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.db import models
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast, NullIf, Sqrt
@@ -67,6 +69,10 @@ class ToolQuerySet(models.QuerySet):
     def published(self) -> "ToolQuerySet":
         return self.filter(is_published=True)
 
+    def due(self, *, now: datetime) -> "ToolQuerySet":
+        """Drafts whose scheduled time has come."""
+        return self.filter(is_published=False, publish_at__lte=now)
+
     def with_rates(self) -> "ToolQuerySet":
         """Annotate both ship rates and their Wilson lower bounds, for ordering."""
         return self.annotate(
@@ -76,9 +82,13 @@ class ToolQuerySet(models.QuerySet):
             community_ci95_low=_wilson_low("community_ship_count", "community_skip_count"),
         )
 
+    def for_document(self) -> "ToolQuerySet":
+        """The tool document's read shape, published or not (a draft's preview uses it too)."""
+        return self.select_related("category", "vendor").with_rates()
+
     def for_api(self) -> "ToolQuerySet":
         """The read shape of the tool list and detail: one query per page."""
-        return self.published().select_related("category", "vendor").with_rates()
+        return self.published().for_document()
 
 
 class Tool(models.Model):
@@ -131,7 +141,11 @@ class Tool(models.Model):
     open_weights = models.BooleanField(default=False)
     context_window_tokens = models.PositiveIntegerField("context window (tokens)", null=True, blank=True)
     homepage_url = models.URLField("homepage URL", blank=True)
-    is_published = models.BooleanField("published", default=True, db_index=True)
+    # A new tool is a draft: nothing reaches readers until staff publish it (by hand or at publish_at).
+    is_published = models.BooleanField("published", default=False, db_index=True)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="Publish automatically at this time (within a minute); empty: by hand."
+    )
 
     # The panel's verdicts (reviews by active reviewers), recounted in the same
     # transaction as any review or reviewer write (reviews/apps.py), so reads never count.

@@ -136,6 +136,7 @@ class TestToolsThroughTheAdmin:
                 "reviews-0-verdict": "skip",
                 "reviews-0-body": "Not yet.",
                 "reviews-0-reviewed_at": "",
+                "reviews-0-is_published": "on",
             },
         )
         assert staff.post(admin_url("tools.tool", "change", tool.pk), form).status_code == 302
@@ -161,6 +162,7 @@ def review_form(review: Review, **overrides: object) -> dict:
         "verdict": review.verdict,
         "body": review.body,
         "reviewed_at": "",
+        "is_published": "on" if review.is_published else "",
         **overrides,
     }
 
@@ -179,12 +181,26 @@ class TestReviewsThroughTheAdmin:
             "reviewer": {"id": review.reviewer_id, "slug": review.reviewer.slug},
         }
 
-    def test_adding_a_review_publishes_it(self, staff: Client) -> None:
+    def test_adding_a_published_review_publishes_it(self, staff: Client) -> None:
+        tool, reviewer = ToolFactory(), ReviewerFactory()
+        recorded()
+        form = {"reviewer": reviewer.pk, "tool": tool.pk, "verdict": "ship", "body": "Yes.", "reviewed_at": ""}
+        assert staff.post(admin_url("reviews.review", "add"), {**form, "is_published": "on"}).status_code == 302
+        assert recorded() == [("review.published", {**self.ref(Review.objects.get()), "verdict": "ship"})]
+
+    def test_a_draft_review_is_no_event_until_published(self, staff: Client) -> None:
         tool, reviewer = ToolFactory(), ReviewerFactory()
         recorded()
         form = {"reviewer": reviewer.pk, "tool": tool.pk, "verdict": "ship", "body": "Yes.", "reviewed_at": ""}
         assert staff.post(admin_url("reviews.review", "add"), form).status_code == 302
-        assert recorded() == [("review.published", {**self.ref(Review.objects.get()), "verdict": "ship"})]
+        review = Review.objects.get()
+        assert review.is_published is False
+        assert recorded() == []
+        assert (
+            staff.post(admin_url("reviews.review", "change", review.pk), review_form(review, body="Yes!")).status_code
+            == 302
+        )
+        assert recorded() == []
 
     def test_a_new_verdict_says_the_old_one(self, staff: Client, review: Review) -> None:
         form = review_form(review, verdict="skip", correction_note="Retested on the new release.")

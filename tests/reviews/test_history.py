@@ -41,6 +41,7 @@ def review_form(review: Review, **overrides: object) -> dict:
         "verdict": review.verdict,
         "body": review.body,
         "reviewed_at": "",
+        **({"is_published": "on"} if review.is_published else {}),  # an unticked box is a False
         **overrides,
     }
 
