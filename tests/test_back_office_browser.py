@@ -17,12 +17,15 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from reviews.models import Comparison
 from tests.factories import CategoryFactory, ReviewerFactory, ReviewFactory, ToolFactory, VendorFactory
 from tests.test_docs_offline import browser  # noqa: F401 (the fixture)
+from tests.test_editors import editors_group
 from tools.models import Tool
 
 
 def log_in(driver, live_server) -> None:
-    """A staff session made by Django's test client, handed to the browser as its cookie."""
-    staff = get_user_model().objects.create_superuser("editor", "editor@example.com", "not-a-secret")
+    """An editor's session (staff in the Editors group, no more) made by Django's test client, handed
+    to the browser as its cookie."""
+    staff = get_user_model().objects.create_user("editor", "editor@example.com", "not-a-secret", is_staff=True)
+    staff.groups.add(editors_group())
     client = Client()
     client.force_login(staff)
     driver.get(live_server.url + "/admin/login/")  # the cookie's domain must be open first
