@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
@@ -63,23 +65,27 @@ def _metric(request: Request) -> str:
     return metric
 
 
+def _board_schema(operation_id: str, summary: str):
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=BOARD_DESCRIPTION,
+        parameters=[METRIC_PARAMETER],
+        responses={200: LeaderboardPageSerializer, 400: ValidationErrorResponseSerializer},
+    )
+
+
 class _Paged(CachedReadMixin, APIView):
     pagination_class = PageNumberPagination
 
-    def _page(self, request: Request, items: list) -> tuple[list, dict]:
+    def _page(self, request: Request, items: Sequence) -> tuple[list, PageNumberPagination]:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         return page, paginator
 
 
 class LeaderboardView(_Paged):
-    @extend_schema(
-        operation_id="leaderboards_retrieve",
-        summary="The overall leaderboard",
-        description=BOARD_DESCRIPTION,
-        parameters=[METRIC_PARAMETER],
-        responses={200: LeaderboardPageSerializer, 400: ValidationErrorResponseSerializer},
-    )
+    @_board_schema("leaderboards_retrieve", "The overall leaderboard")
     def get(self, request: Request) -> HttpResponse:
         return self._board(request, category=None)
 
@@ -99,13 +105,7 @@ class LeaderboardView(_Paged):
 
 
 class CategoryLeaderboardView(LeaderboardView):
-    @extend_schema(
-        operation_id="leaderboards_category_retrieve",
-        summary="A category's leaderboard",
-        description=BOARD_DESCRIPTION,
-        parameters=[METRIC_PARAMETER],
-        responses={200: LeaderboardPageSerializer, 400: ValidationErrorResponseSerializer},
-    )
+    @_board_schema("leaderboards_category_retrieve", "A category's leaderboard")
     def get(self, request: Request, category: str) -> HttpResponse:
         return self._board(request, category=category)
 

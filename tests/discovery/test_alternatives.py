@@ -4,33 +4,28 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import CategoryFactory, ComparisonFactory, ReviewerFactory, ReviewFactory, ToolFactory
+from tests.discovery.test_leaderboards import tool_with_counts
+from tests.factories import CategoryFactory, ComparisonFactory, ReviewerFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _tool(slug: str, category, ship: int = 0, skip: int = 0, **fields):
-    return ToolFactory(
-        slug=slug, name=slug.title(), category=category, community_ship_count=ship, community_skip_count=skip, **fields
-    )
 
 
 @pytest.fixture
 def catalog():
     editors, models = CategoryFactory(slug="editors"), CategoryFactory(slug="models")
     tools = {
-        "asked": _tool("asked", editors, 50, 50),
+        "asked": tool_with_counts("asked", editors, 50, 50),
         # Same category: bravo by its community bound [0.7672, 0.9069]; charlie has 3 votes (too few) but the
         # panel's 4/4, [0.5101, 1.0]; delta has 12 votes, 6/6 [0.2538, 0.7462]; echo nothing at all.
-        "bravo": _tool("bravo", editors, 85, 15),
-        "charlie": _tool("charlie", editors, 3, 0),
-        "delta": _tool("delta", editors, 6, 6),
-        "echo": _tool("echo", editors),
+        "bravo": tool_with_counts("bravo", editors, 85, 15),
+        "charlie": tool_with_counts("charlie", editors, 3, 0),
+        "delta": tool_with_counts("delta", editors, 6, 6),
+        "echo": tool_with_counts("echo", editors),
         # Curated against it from another category (staff's order puts the other tool first).
-        "foxtrot": _tool("foxtrot", models, 10, 0),
+        "foxtrot": tool_with_counts("foxtrot", models, 10, 0),
         # Another category, not curated: not listed; nor is an unpublished tool of the same category.
-        "golf": _tool("golf", models, 90, 10),
-        "hidden": _tool("hidden", editors, 90, 10, is_published=False),
+        "golf": tool_with_counts("golf", models, 90, 10),
+        "hidden": tool_with_counts("hidden", editors, 90, 10, is_published=False),
     }
     for reviewer in [ReviewerFactory() for _ in range(4)]:
         ReviewFactory(reviewer=reviewer, tool=tools["charlie"], verdict="ship")
@@ -73,7 +68,7 @@ def test_alternatives_are_four_queries_whatever_the_catalog(api, catalog) -> Non
         api.get("/api/v1/tools/asked/alternatives/")
     assert len(captured) == 4
     for index in range(5):
-        _tool(f"more-{index}", catalog["asked"].category, 20, index)
+        tool_with_counts(f"more-{index}", catalog["asked"].category, 20, index)
     with CaptureQueriesContext(connection) as captured:
         body = api.get("/api/v1/tools/asked/alternatives/?page_size=2").json()
     assert len(captured) == 4
@@ -95,9 +90,9 @@ def test_a_vote_reorders_the_cached_alternatives(api, settings) -> None:
 
     settings.DOCUMENT_CACHE = True
     editors = CategoryFactory(slug="editors")
-    _tool("asked", editors)
-    _tool("bravo", editors, 9, 0)  # one vote short of ordering by its community bound
-    _tool("charlie", editors, 50, 50)
+    tool_with_counts("asked", editors)
+    tool_with_counts("bravo", editors, 9, 0)  # one vote short of ordering by its community bound
+    tool_with_counts("charlie", editors, 50, 50)
     url = "/api/v1/tools/asked/alternatives/"
     before = api.get(url)
     assert [(entry["tool"]["slug"], entry["ranked_by"]) for entry in before.json()["results"]] == [

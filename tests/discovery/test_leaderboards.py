@@ -11,7 +11,8 @@ from tests.helpers import bearer
 pytestmark = pytest.mark.django_db
 
 
-def _tool(slug: str, category, ship: int = 0, skip: int = 0, **fields):
+def tool_with_counts(slug: str, category, ship: int = 0, skip: int = 0, **fields):
+    """A published tool with these community counters (set at creation, as the vote service would leave them)."""
     return ToolFactory(
         slug=slug, name=slug.title(), category=category, community_ship_count=ship, community_skip_count=skip, **fields
     )
@@ -25,7 +26,7 @@ def editors():
     (below all three, overlapping each other: rank 4), delta 3/2 and echo 0/0 under the minimum."""
     category = CategoryFactory(slug="editors", name="Editors")
     tools = {
-        slug: _tool(slug, category, ship, skip)
+        slug: tool_with_counts(slug, category, ship, skip)
         for slug, ship, skip in [
             ("alpha", 90, 10),
             ("bravo", 85, 15),
@@ -36,8 +37,8 @@ def editors():
             ("golf", 20, 20),
         ]
     }
-    _tool("hidden", category, 99, 1, is_published=False)
-    _tool("elsewhere", CategoryFactory(slug="other", name="Other"), 5, 5)
+    tool_with_counts("hidden", category, 99, 1, is_published=False)
+    tool_with_counts("elsewhere", CategoryFactory(slug="other", name="Other"), 5, 5)
     return tools
 
 
@@ -101,7 +102,7 @@ def test_the_minimum_is_a_setting_and_the_board_says_what_it_was(api, editors, s
     assert body["meta"]["ranked_count"] == 6
 
 
-def test_the_overall_board_ranks_every_published_tool(api, editors) -> None:
+def test_the_overall_board_ranks_every_publishedtool_with_counts(api, editors) -> None:
     body = api.get("/api/v1/leaderboards/").json()
 
     assert body["meta"]["category"] is None
@@ -127,7 +128,7 @@ def panel_board():
     charlie 0/4 [0.0, 0.4899] (below alpha only), echo not reviewed."""
     category = CategoryFactory(slug="editors", name="Editors")
     reviewers = [ReviewerFactory() for _ in range(4)]
-    tools = {slug: _tool(slug, category) for slug in ("alpha", "bravo", "charlie", "delta", "echo")}
+    tools = {slug: tool_with_counts(slug, category) for slug in ("alpha", "bravo", "charlie", "delta", "echo")}
     for slug, ships in (("alpha", 4), ("bravo", 3), ("charlie", 0), ("delta", 2)):
         for index, reviewer in enumerate(reviewers):
             ReviewFactory(reviewer=reviewer, tool=tools[slug], verdict="ship" if index < ships else "skip")
@@ -216,7 +217,7 @@ def test_a_board_is_a_fixed_number_of_queries(api, editors) -> None:
             assert api.get(url).status_code == 200
         assert len(captured) == queries, url
     for slug in ("india", "juliet", "kilo"):
-        _tool(slug, editors["alpha"].category, 30, 3)
+        tool_with_counts(slug, editors["alpha"].category, 30, 3)
     with CaptureQueriesContext(connection) as captured:
         api.get("/api/v1/leaderboards/editors/")
     assert len(captured) == 3
@@ -226,7 +227,7 @@ def test_a_board_is_a_fixed_number_of_queries(api, editors) -> None:
 def test_a_vote_moves_the_cached_board(api, settings, django_assert_num_queries) -> None:
     settings.DOCUMENT_CACHE = True
     category = CategoryFactory(slug="editors", name="Editors")
-    tool = _tool("alpha", category, 9, 0)
+    tool = tool_with_counts("alpha", category, 9, 0)
     url = "/api/v1/leaderboards/editors/"
     before = api.get(url)
     assert before.json()["results"][0]["status"] == "not_enough_votes"
