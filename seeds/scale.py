@@ -98,13 +98,13 @@ def scale_catalog(*, size: ScaleSize, progress: Callable[[int], None], seed: int
         for i in range(size.reviewers)
     )
     review_rows = (
-        (reviewer.pk, tool_id, _verdict(rng, tool_id), "Synthetic review.", True, now, now)
+        (reviewer.pk, tool_id, _verdict(rng, tool_id), "Synthetic review.", "", True, now, now)
         for reviewer in reviewers
         for tool_id in tool_ids
     )
     _rows_copy(
         Review,
-        ["reviewer_id", "tool_id", "verdict", "body", "is_published", "created_at", "updated_at"],
+        ["reviewer_id", "tool_id", "verdict", "body", "correction", "is_published", "created_at", "updated_at"],
         review_rows,
         progress,
     )
