@@ -55,6 +55,12 @@ class Case:
     revalidate: bool = False  # send If-None-Match with the document's current ETag
     via_nginx: bool = False  # through the stack's nginx in front of the server
     accept: str | None = None  # the Accept header sent (none: wrk sends none)
+    mix_every: int = 0  # mix.lua: one request in this many is a vote on one of PAIR's tools, the rest read PAIR
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """What /metrics counts this case's requests under (a mix also votes)."""
+        return (self.route, "tool-vote") if self.mix_every else (self.route,)
 
     @property
     def baseline(self) -> str:
@@ -77,6 +83,9 @@ CASES = [
     Case("leaderboard", "cached", BOARD, "leaderboard-category"),
     Case("leaderboard_uncached", "uncached", BOARD, "leaderboard-category"),
     Case("alternatives", "cached", "/api/v1/tools/scale-tool-0001/alternatives/", "tool-alternatives"),
+    # The comparison on a day people vote on it: one request in 10 (or 4) flips a verdict on one of its tools.
+    Case("mix_1_in_10", "cached", "/", "comparison-detail", script="mix.lua", mix_every=10),
+    Case("mix_1_in_4", "cached", "/", "comparison-detail", script="mix.lua", mix_every=4),
     Case("baseline_nginx", "cached", "/bench/baseline/", "bench-baseline", via_nginx=True),
     Case("comparison_cached_nginx", "cached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail", via_nginx=True),
 ]
@@ -91,6 +100,8 @@ TARGETS = [
     ("vote_write", 0.15),
     ("leaderboard", 0.6),
     ("alternatives", 0.6),
+    ("mix_1_in_10", 0.42),  # the speed-under-voting-load issue
+    ("mix_1_in_4", 0.36),
 ]
 # The discovery issue: an uncached board of 1,000 tools costs at most 2x the uncached tools list page.
 MIN_BOARD_TO_LIST = 0.5
@@ -138,6 +149,18 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+# mix.lua's voters: each run of a mix case has MIX_VOTERS of its own, who voted ship on both of
+# PAIR's tools before the benchmark (load_catalogue), so every vote in the run flips a verdict.
+MIX_VOTERS = 200
+MIX_SLUGS = PAIR.split("-vs-")
+_MIX_FIRST_VOTERS = itertools.count(0, MIX_VOTERS)
+
+
+def mix_voters_needed(args: argparse.Namespace) -> int:
+    phases = 2 if args.votes == "both" else 1
+    return MIX_VOTERS * args.runs * phases * sum(1 for case in CASES if case.mix_every)
+
+
 # Each wrk run of votes.lua starts this far into the sequence of (voter, tool) pairs:
 # every vote is new, in every run and phase.
 _VOTE_OFFSETS = itertools.count(0, 1_000_000)
@@ -145,6 +168,13 @@ _VOTE_OFFSETS = itertools.count(0, 1_000_000)
 
 def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str]) -> Result:
     env = {**env, "BENCH_VOTE_OFFSET": str(next(_VOTE_OFFSETS))}
+    if case.mix_every:
+        env |= {
+            "BENCH_MIX_EVERY": str(case.mix_every),
+            "BENCH_MIX_SLUGS": ",".join(MIX_SLUGS),
+            "BENCH_MIX_VOTERS": str(MIX_VOTERS),
+            "BENCH_MIX_FIRST": str(next(_MIX_FIRST_VOTERS)),
+        }
     # A generous timeout: a request wrk gives up on is still answered (and counted by /metrics),
     # and a healthy run never comes near it.
     command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s", "--latency"]
@@ -203,17 +233,23 @@ def drop_database(url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def load_catalogue(voters: int) -> Path:
-    """Seed, scale catalogue, and `voters` benchmark voters with tokens (for vote_write); returns the token file."""
+def load_catalogue(voters: int, mix_voters: int) -> Path:
+    """Seed, scale catalogue, and `voters` benchmark voters with tokens (for vote_write and the mix
+    cases, the first `mix_voters` of them having voted ship on both of PAIR's tools); returns the token file."""
     from django.core.management import call_command
 
     from benchmarks.voters import voters_with_tokens
     from seeds.scale import ScaleSize, scale_catalog
+    from votes.services import vote_cast
 
     call_command("migrate", verbosity=0)
     call_command("seed", verbosity=0)
     scale_catalog(size=ScaleSize(categories=1), progress=lambda n: None)  # see BOARD
-    tokens = [token for _, token in voters_with_tokens(prefix="bench-voter", count=voters)]
+    accounts = voters_with_tokens(prefix="bench-voter", count=max(voters, mix_voters))
+    for user, _ in accounts[:mix_voters]:
+        for slug in MIX_SLUGS:
+            vote_cast(voter=user, slug=slug, verdict="ship")
+    tokens = [token for _, token in accounts]
     token_file = Path(tempfile.mkstemp(prefix="bench-tokens-")[1])
     token_file.write_text("\n".join(tokens) + "\n")
     return token_file
@@ -242,6 +278,8 @@ def queries_per_request(cases: list[Case]) -> dict[str, int]:
     _, token = AuthToken.objects.create(user=voter)
     counts: dict[str, int] = {}
     for case in cases:
+        if case.mix_every:
+            continue  # reads and votes, each counted in its own case
         if case.script:
             request = lambda: client.put(  # noqa: E731
                 "/api/v1/tools/code-llama-4/vote/",
@@ -287,8 +325,8 @@ SERVERS = {
 }
 
 
-def requests_counted(port: int, route: str) -> int:
-    """The server's own count of answered requests on `route` (every method and status), from /metrics."""
+def requests_counted(port: int, routes: tuple[str, ...]) -> int:
+    """The server's own count of answered requests on `routes` (every method and status), from /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
 
     request = urllib.request.Request(
@@ -301,7 +339,7 @@ def requests_counted(port: int, route: str) -> int:
             sample.value
             for family in text_string_to_metric_families(text)
             for sample in family.samples
-            if sample.name == "verdicts_http_requests_total" and sample.labels["route"] == route
+            if sample.name == "verdicts_http_requests_total" and sample.labels["route"] in routes
         )
     )
 
@@ -441,10 +479,10 @@ def measure(phases: list[Phase], cases: list[Case], args: argparse.Namespace, en
                     # /metrics is scraped from the server itself, also for the cases through nginx.
                     port = phase.ports[case.server]
                     url = f"http://127.0.0.1:{phase.nginx_port if case.via_nginx else port}{case.path}"
-                    before = requests_counted(port, case.route)
+                    before = requests_counted(port, case.routes)
                     result = run_wrk(url, case, args, env)
                     time.sleep(0.5)  # the requests wrk left in flight finish
-                    result.counted = requests_counted(port, case.route) - before - (1 if case.revalidate else 0)
+                    result.counted = requests_counted(port, case.routes) - before - (1 if case.revalidate else 0)
                     phase.results.setdefault(case.name, []).append(result)
                     print(
                         f"  run {run + 1} {phase.name} {case.name:<22} {result.rps:9.1f} req/s; "
@@ -563,7 +601,7 @@ def main() -> None:
     redis.start()
     started = time.monotonic()
     try:
-        token_file = load_catalogue(args.voters)
+        token_file = load_catalogue(args.voters, mix_voters_needed(args))
         settle_database()
         env = {
             "WEB_CONCURRENCY": str(args.workers),

@@ -19,12 +19,22 @@ answering; a process that saw it fail replaces every token before using it
 again, so no invalidation lost to the outage can leave an old document served.
 Documents expire after DOCUMENT_TTL, which bounds what a process that never saw
 the outage could serve before the others' probes have run.
+
+Reads that show votes only as the tools' community tallies (a two-tool
+comparison, a tool, the tools list in an order votes cannot change; see
+tally_versions) are kept in two entries: the facts (the rendered document with
+a hole where each tally goes, under the `catalog` token alone) and the tallies
+(the rendered tallies, under the tokens that votes replace). A vote then costs
+the next read a lookup of a few counters, not a rebuild: the facts stay cached,
+the tallies are read again (one small query) and the response is the facts with
+the tallies filled in. Its ETag is still the hash of the bytes sent.
 """
 
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
@@ -75,8 +85,31 @@ def versions_for(path: str) -> list[str]:
     return [CATALOG]
 
 
+TOOLS_LIST = "/api/v1/tools/"
+
+
+def tally_versions(path: str, query: Mapping) -> list[str] | None:
+    """For a read whose document shows votes only as tools' community tallies, the versions its
+    tallies are cached under (its facts are under `catalog` alone); None for any other read.
+
+    Three or four tools have a community pick, and a list ordered by a community figure an order,
+    that votes move: those stay whole documents (versions_for)."""
+    if match := _COMPARISON.fullmatch(path):
+        pair = split_comparison_slug(match.group(1))
+        return [*map(tool_version, pair)] if pair and len(pair) == 2 else None
+    if match := _TOOL.fullmatch(path):
+        return [tool_version(match.group(1))]
+    if path == TOOLS_LIST and not any("community" in value for value in query.getlist("ordering")):
+        return [VOTES]
+    return None
+
+
 def doc_key_for(full_path: str) -> str:
     return "doc:" + hashlib.blake2b(full_path.encode(), digest_size=16).hexdigest()
+
+
+def tallies_key_for(doc_key: str) -> str:
+    return "tallies:" + doc_key
 
 
 def version_key(name: str) -> str:
@@ -134,15 +167,15 @@ def bump(*names: str) -> None:
     transaction.on_commit(lambda: bump_now(*names))
 
 
-def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | None:
+def _lookup(names: list[str], *entry_keys: str) -> tuple[list[str], list[tuple | None]] | None:
     """In one round trip, the version tokens of `names` (created when missing) and the
-    cached entry under `doc_key`; None when the cache is unavailable."""
+    cached entries under `entry_keys`; None when the cache is unavailable."""
     if not breaker.available():
         return None
     try:
         cache = _cache()
         keys = [version_key(name) for name in names]
-        found = cache.get_many([*keys, doc_key])
+        found = cache.get_many([*keys, *entry_keys])
         missing = [key for key in keys if key not in found]
         if missing:
             for key in missing:
@@ -151,7 +184,7 @@ def _lookup(names: list[str], doc_key: str) -> tuple[list[str], tuple | None] | 
         tokens = [found.get(key) for key in keys]
         if None in tokens:  # deleted in between by another process's restart (see _CacheBreaker): build it uncached
             return None
-        return tokens, found.get(doc_key)
+        return tokens, [found.get(key) for key in entry_keys]
     except Exception as exc:
         breaker.failed(exc, "serving uncached")
         return None
@@ -184,6 +217,93 @@ def respond(request: HttpRequest, body: bytes, etag: str, headers: dict[str, str
     return response
 
 
+@dataclass(frozen=True)
+class Tallied:
+    """How a document shows votes, for the reads tally_versions() names: only as the `community`
+    tally of each tool dict `tools_of(document)` returns (in the order they are rendered);
+    `current(slugs)` reads those tallies from the database now, {slug: tally}, one query."""
+
+    tools_of: Callable[[object], list[dict]]
+    current: Callable[[list[str]], dict[str, dict]]
+
+
+# Stands in for each tally while the facts are rendered: a string no document can hold
+# (NUL is refused in every text field) with a per-process nonce on top.
+_HOLE = f"\x00tally-{secrets.token_hex(8)}\x00"
+_HOLE_BYTES = render_json(_HOLE)
+
+
+def fill(segments: tuple[bytes, ...], tallies: tuple[bytes, ...]) -> bytes:
+    """The document: the facts' segments with the rendered tallies in the holes between them."""
+    parts = [segments[0]]
+    for tally, segment in zip(tallies, segments[1:], strict=True):
+        parts += (tally, segment)
+    return b"".join(parts)
+
+
+def _split(document: object, tallied: Tallied) -> tuple[tuple[bytes, ...], tuple[str, ...], tuple[bytes, ...]]:
+    """Render `document` as facts (segments around a hole per tally), the tools' slugs, and the tallies."""
+    tools = tallied.tools_of(document)
+    communities = [tool["community"] for tool in tools]
+    for tool in tools:
+        tool["community"] = _HOLE
+    try:
+        segments = tuple(render_json(document).split(_HOLE_BYTES))
+    finally:
+        for tool, community in zip(tools, communities, strict=True):
+            tool["community"] = community
+    assert len(segments) == len(tools) + 1, "a tally hole appeared in the facts"
+    return segments, tuple(tool["slug"] for tool in tools), tuple(map(render_json, communities))
+
+
+def _rendered_tallies(tallied: Tallied, slugs: tuple[str, ...]) -> tuple[bytes, ...] | None:
+    """The tools' tallies as they are now; None when one is gone (its facts are stale too)."""
+    current = tallied.current(list(slugs))
+    if len(current) < len(set(slugs)):
+        return None
+    return tuple(render_json(current[slug]) for slug in slugs)
+
+
+def _store(entries: dict[str, tuple], timeout: int) -> None:
+    try:
+        if len(entries) == 1:
+            _cache().set(*entries.popitem(), timeout=timeout)
+        else:
+            _cache().set_many(entries, timeout=timeout)
+    except Exception as exc:
+        breaker.failed(exc, "document not stored")
+
+
+def _tallied_read(request: Request, build: Callable[[], object], tallied: Tallied, names: list[str]) -> HttpResponse:
+    """cached_read() for a document kept as facts and tallies (see the module's docstring)."""
+    doc_key = doc_key_for(request.get_full_path())
+    tallies_key = tallies_key_for(doc_key)
+    looked_up = _lookup([CATALOG, *names], doc_key, tallies_key)
+    if looked_up is not None:
+        (catalog, *tally_tokens), (facts, tallies) = looked_up
+        if facts is not None and facts[0] == [catalog]:
+            _, segments, slugs = facts
+            if tallies is not None and tallies[0] == tally_tokens:
+                metrics.count_cache_lookup("view", "hit")
+                body = fill(segments, tallies[1])
+                return respond(request, body, etag_for(body))
+            rendered = _rendered_tallies(tallied, slugs)
+            if rendered is not None:
+                metrics.count_cache_lookup("view", "tallies")
+                _store({tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
+                body = fill(segments, rendered)
+                return respond(request, body, etag_for(body))
+        metrics.count_cache_lookup("view", "miss")
+    document = build()
+    if looked_up is None:
+        body = render_json(document)
+        return respond(request, body, etag_for(body))
+    segments, slugs, rendered = _split(document, tallied)
+    _store({doc_key: ([catalog], segments, slugs), tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
+    body = fill(segments, rendered)
+    return respond(request, body, etag_for(body))
+
+
 def cached_read(
     request: Request,
     build: Callable[[], object],
@@ -191,6 +311,7 @@ def cached_read(
     timeout: int = DOCUMENT_TTL,
     render: Callable[[object], bytes] = render_json,
     headers: dict[str, str] | None = None,
+    tallied: Tallied | None = None,
 ) -> HttpResponse:
     """Answer a read from the document cache, or build, render and store it.
 
@@ -201,11 +322,17 @@ def cached_read(
     long an entry may be served for documents that can change without a write to
     invalidate them. `headers` (respond()) are kept in the entry, so the fast path
     sends the same ones; a JSON document's entry stays (tokens, etag, body).
+    `tallied` says how a JSON document shows votes, for the reads tally_versions()
+    names: those are kept as facts and tallies.
     """
+    if tallied is not None and settings.DOCUMENT_CACHE:
+        names = tally_versions(request.path, request.GET)
+        if names is not None:
+            return _tallied_read(request, build, tallied, names)
     doc_key = doc_key_for(request.get_full_path())
     looked_up = _lookup(versions_for(request.path), doc_key) if settings.DOCUMENT_CACHE else None
     if looked_up is not None:
-        tokens, entry = looked_up
+        tokens, (entry,) = looked_up
         if entry is not None and entry[0] == tokens:
             _, etag, body, *stored_headers = entry
             metrics.count_cache_lookup("view", "hit")
@@ -214,10 +341,7 @@ def cached_read(
     body = render(build())
     etag = etag_for(body)
     if looked_up is not None:
-        try:
-            _cache().set(doc_key, (tokens, etag, body, *([headers] if headers else [])), timeout=timeout)
-        except Exception as exc:
-            breaker.failed(exc, "document not stored")
+        _store({doc_key: (tokens, etag, body, *([headers] if headers else []))}, timeout)
     return respond(request, body, etag, headers)
 
 

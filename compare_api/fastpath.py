@@ -79,13 +79,18 @@ class CachedReadMiddleware:
         window = int(now // period)
         client = f"ip:{client_ident(request)}"
         counter = cache.make_and_validate_key(window_key("anon", client, window))
-        names = caching.versions_for(request.path)
+        # A document kept as facts and tallies (caching.tally_versions) is two entries, the facts under
+        # the catalog's token alone; any other, one entry under every version it shows.
+        tally_names = caching.tally_versions(request.path, request.GET)
+        names = caching.versions_for(request.path) if tally_names is None else [caching.CATALOG, *tally_names]
         keys = [cache.make_and_validate_key(caching.version_key(name)) for name in names]
-        doc_key = cache.make_and_validate_key(caching.doc_key_for(request.get_full_path()))
+        doc_key = caching.doc_key_for(request.get_full_path())
+        entry_keys = [doc_key] if tally_names is None else [doc_key, caching.tallies_key_for(doc_key)]
+        entry_keys = [cache.make_and_validate_key(key) for key in entry_keys]
         try:
             with cache._cache.get_client(counter, write=True).pipeline(transaction=False) as pipe:
                 queue_window_counts(pipe, [counter], period + 1)
-                pipe.mget([*keys, doc_key])
+                pipe.mget([*keys, *entry_keys])
                 *counted, values = pipe.execute()
             (count,) = window_counts(counted, 1)
         except Exception as exc:
@@ -99,10 +104,22 @@ class CachedReadMiddleware:
         if count > limit:
             return None  # the view answers the 429 in the usual shape
         loads = cache._cache._serializer.loads
-        *tokens, entry = (None if value is None else loads(value) for value in values)
-        if entry is None or None in tokens or entry[0] != tokens:
+        values = [None if value is None else loads(value) for value in values]
+        tokens = values[: len(keys)]
+        if None in tokens:
             return None
-        _, etag, body, *headers = entry  # headers: a non-JSON document's own (caching.cached_read)
+        if tally_names is None:
+            (entry,) = values[len(keys) :]
+            if entry is None or entry[0] != tokens:
+                return None
+            _, etag, body, *headers = entry  # headers: a non-JSON document's own (caching.cached_read)
+        else:
+            facts, tallies = values[len(keys) :]
+            # Stale tallies (a vote) go to the view, which reads them again and keeps the facts.
+            if facts is None or facts[0] != tokens[:1] or tallies is None or tallies[0] != tokens[1:]:
+                return None
+            body, headers = caching.fill(facts[1], tallies[1]), []
+            etag = caching.etag_for(body)
         request.fast_path = True  # for the metrics' route label (compare_api.operations)
         metrics.count_cache_lookup("fastpath", "hit")
         response = caching.respond(request, body, etag, *headers)

@@ -58,8 +58,8 @@ VOTES = Counter(
 )
 DOCUMENT_CACHE = Counter(
     "document_cache_lookups",
-    "Cached reads, by layer (fastpath, view) and result (hit, miss); a read the fast path "
-    "passes on is counted once, by the view.",
+    "Cached reads, by layer (fastpath, view) and result (hit, miss, or tallies: the facts from the "
+    "cache, the tallies read again after a vote); a read the fast path passes on is counted once, by the view.",
     ["layer", "result"],
     namespace=NAMESPACE,
     registry=None,

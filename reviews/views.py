@@ -26,6 +26,7 @@ from reviews.serializers import (
     ReviewSerializer,
 )
 from tools.models import Tool
+from tools.selectors import COMPARISON_TALLIES
 from tools.serializers import TOOL_COLUMNS, ToolSerializer, tool_document
 
 EXAMPLES = Path(__file__).resolve().parent / "openapi_examples"
@@ -169,7 +170,7 @@ class ComparisonViewSet(CachedReadMixin, mixins.ListModelMixin, viewsets.Generic
             except UnknownTool as unknown:
                 raise NotFound(f"No published tool has the slug '{unknown.slug}'.") from None
 
-        return cached_read(request, build)
+        return cached_read(request, build, tallied=COMPARISON_TALLIES)
 
 
 PREVIEW_NOT_FOUND = "No preview at this link: it is mistyped or has expired; open it again from the admin."

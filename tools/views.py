@@ -1,16 +1,18 @@
 from pathlib import Path
 
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 
-from compare_api.caching import CachedReadMixin
+from compare_api.caching import CachedReadMixin, cached_read
 from compare_api.openapi import seed_example
 from compare_api.slugs import SLUG_SEGMENT
 from tools.filters import ToolFilter
 from tools.models import Category, Tool, Vendor
+from tools.selectors import LIST_TALLIES, TOOL_TALLIES
 from tools.serializers import TOOL_COLUMNS, CategorySerializer, ToolSerializer, VendorSerializer, tool_document
 
 EXAMPLES = Path(__file__).resolve().parent / "openapi_examples"
@@ -96,6 +98,13 @@ class ToolViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
         "created_at",
     ]
     ordering = ["name"]
+
+    # Votes change only the tools' tallies: cached apart from the rest (compare_api.caching).
+    def list(self, request, *args: object, **kwargs: str) -> HttpResponse:
+        return cached_read(request, lambda: self.list_document(request), tallied=LIST_TALLIES)
+
+    def retrieve(self, request, slug: str) -> HttpResponse:
+        return cached_read(request, lambda: self.retrieve_document(request, slug), tallied=TOOL_TALLIES)
 
     # Plain rows and tool_document(), not model instances and ToolSerializer: same
     # JSON, a fraction of the CPU (ToolSerializer documents the shape for the schema).
