@@ -220,11 +220,19 @@ def respond(request: HttpRequest, body: bytes, etag: str, headers: dict[str, str
 @dataclass(frozen=True)
 class Tallied:
     """How a document shows votes, for the reads tally_versions() names: only as the `community`
-    tally of each tool dict `tools_of(document)` returns (in the order they are rendered);
-    `current(slugs)` reads those tallies from the database now, {slug: tally}, one query."""
+    tally of each tool dict `tools_of(document)` returns (in the order they are rendered)."""
 
     tools_of: Callable[[object], list[dict]]
-    current: Callable[[list[str]], dict[str, dict]]
+
+
+_read_tallies: Callable[[list[str]], dict[str, dict]] | None = None
+
+
+def read_tallies_with(read: Callable[[list[str]], dict[str, dict]]) -> None:
+    """How to read tools' community tallies from the database now, {slug: tally}, in one query: set by
+    the tools app (ToolsConfig.ready), as this module imports no app."""
+    global _read_tallies
+    _read_tallies = read
 
 
 # Stands in for each tally while the facts are rendered: a string no document can hold
@@ -256,15 +264,15 @@ def _split(document: object, tallied: Tallied) -> tuple[tuple[bytes, ...], tuple
     return segments, tuple(tool["slug"] for tool in tools), tuple(map(render_json, communities))
 
 
-def _rendered_tallies(tallied: Tallied, slugs: tuple[str, ...]) -> tuple[bytes, ...] | None:
-    """The tools' tallies as they are now; None when one is gone (its facts are stale too)."""
-    current = tallied.current(list(slugs))
+def current_tallies(slugs: tuple[str, ...]) -> tuple[bytes, ...] | None:
+    """The tools' tallies as they are now, rendered; None when one is gone (its facts are stale too)."""
+    current = _read_tallies(list(slugs))
     if len(current) < len(set(slugs)):
         return None
     return tuple(render_json(current[slug]) for slug in slugs)
 
 
-def _store(entries: dict[str, tuple], timeout: int) -> None:
+def store(entries: dict[str, tuple], timeout: int = DOCUMENT_TTL) -> None:
     try:
         if len(entries) == 1:
             _cache().set(*entries.popitem(), timeout=timeout)
@@ -287,10 +295,10 @@ def _tallied_read(request: Request, build: Callable[[], object], tallied: Tallie
                 metrics.count_cache_lookup("view", "hit")
                 body = fill(segments, tallies[1])
                 return respond(request, body, etag_for(body))
-            rendered = _rendered_tallies(tallied, slugs)
+            rendered = current_tallies(slugs)
             if rendered is not None:
                 metrics.count_cache_lookup("view", "tallies")
-                _store({tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
+                store({tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
                 body = fill(segments, rendered)
                 return respond(request, body, etag_for(body))
         metrics.count_cache_lookup("view", "miss")
@@ -299,7 +307,7 @@ def _tallied_read(request: Request, build: Callable[[], object], tallied: Tallie
         body = render_json(document)
         return respond(request, body, etag_for(body))
     segments, slugs, rendered = _split(document, tallied)
-    _store({doc_key: ([catalog], segments, slugs), tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
+    store({doc_key: ([catalog], segments, slugs), tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
     body = fill(segments, rendered)
     return respond(request, body, etag_for(body))
 
@@ -341,7 +349,7 @@ def cached_read(
     body = render(build())
     etag = etag_for(body)
     if looked_up is not None:
-        _store({doc_key: (tokens, etag, body, *([headers] if headers else []))}, timeout)
+        store({doc_key: (tokens, etag, body, *([headers] if headers else []))}, timeout)
     return respond(request, body, etag, headers)
 
 

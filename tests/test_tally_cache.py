@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import override_settings
+from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from compare_api import caching
@@ -81,6 +82,38 @@ def test_the_fast_path_serves_facts_and_tallies_together(api, redis, monkeypatch
     assert second.content == first.content
     assert second["ETag"] == first["ETag"]
     assert api.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+
+def test_the_fast_path_reads_stale_tallies_itself(
+    api, redis, django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch
+) -> None:
+    api.get(COMPARISON)
+    _vote(api, django_capture_on_commit_callbacks, "alpha", "ship")
+    monkeypatch.setattr(APIView, "dispatch", lambda *a, **k: (_ for _ in ()).throw(AssertionError("view ran")))
+    with django_assert_num_queries(1):
+        after = api.get(COMPARISON)
+    assert after.json()["tools"][0]["community"]["total"] == 1
+    monkeypatch.undo()
+    assert after.content == _fresh(api, COMPARISON).content
+
+
+def test_the_database_failing_on_a_tally_read_is_the_views_answer(
+    api, redis, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """The fast path does not answer for the database: the view does, in the usual shape."""
+    api.get(COMPARISON)
+    _vote(api, django_capture_on_commit_callbacks, "alpha", "ship")
+
+    def down(slugs):
+        from django.db import OperationalError
+
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(caching, "_read_tallies", down)
+    response = APIClient(raise_request_exception=False).get(COMPARISON)
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["code"] == "service_unavailable"
 
 
 def test_an_old_etag_is_never_a_304_after_a_vote(api, redis, django_capture_on_commit_callbacks) -> None:

@@ -1,4 +1,5 @@
-"""Reads of the tools' own counters, for documents cached apart from them (compare_api.caching)."""
+"""Reads of the tools' own counters, for documents cached apart from them (compare_api.caching;
+ToolsConfig.ready registers community_tallies there)."""
 
 from django.db import connection
 
@@ -21,6 +22,6 @@ def community_tallies(slugs: list[str]) -> dict[str, dict]:
 
 
 # How the tool documents show votes: a tool, a page of the tools list, the two tools of a comparison.
-TOOL_TALLIES = Tallied(tools_of=lambda document: [document], current=community_tallies)
-LIST_TALLIES = Tallied(tools_of=lambda document: document["results"], current=community_tallies)
-COMPARISON_TALLIES = Tallied(tools_of=lambda document: document["tools"], current=community_tallies)
+TOOL_TALLIES = Tallied(tools_of=lambda document: [document])
+LIST_TALLIES = Tallied(tools_of=lambda document: document["results"])
+COMPARISON_TALLIES = Tallied(tools_of=lambda document: document["tools"])
