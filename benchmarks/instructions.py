@@ -29,6 +29,9 @@ CASES = {
     "comparison_cached": ("/api/v1/comparisons/code-llama-4-vs-mistral-large-3/", True),
     # A voter changing their vote on every request: the whole write, one statement on PostgreSQL.
     "vote_write": ("/api/v1/tools/code-llama-4/vote/", True),
+    # The first read after a vote on one of the pair's tools: the cached facts, the tallies read
+    # again (each request also replaces that tool's version token, as the vote would, in memory).
+    "comparison_after_vote": ("/api/v1/comparisons/code-llama-4-vs-mistral-large-3/", True),
 }
 
 
@@ -40,6 +43,7 @@ def serve_under_callgrind() -> None:
     from django.test import Client, override_settings
 
     from benchmarks.voters import voters_with_tokens
+    from compare_api import caching
 
     client = Client(HTTP_HOST="127.0.0.1")
     pid = str(os.getpid())
@@ -47,6 +51,8 @@ def serve_under_callgrind() -> None:
     verdicts = itertools.cycle(["ship", "skip"])
 
     def request(name: str, path: str) -> int:
+        if name == "comparison_after_vote":
+            caching.bump_now(caching.tool_version("code-llama-4"))
         if name != "vote_write":
             return client.get(path).status_code
         body = f'{{"verdict": "{next(verdicts)}"}}'

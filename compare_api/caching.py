@@ -27,7 +27,9 @@ a hole where each tally goes, under the `catalog` token alone) and the tallies
 (the rendered tallies, under the tokens that votes replace). A vote then costs
 the next read a lookup of a few counters, not a rebuild: the facts stay cached,
 the tallies are read again (one small query) and the response is the facts with
-the tallies filled in. Its ETag is still the hash of the bytes sent.
+the tallies filled in. Its ETag hashes the facts' hash with the tallies (not the
+whole body again on every hit), on every path, cached or not, so it is the same
+for the same bytes and changes when any byte does.
 """
 
 import hashlib
@@ -249,8 +251,15 @@ def fill(segments: tuple[bytes, ...], tallies: tuple[bytes, ...]) -> bytes:
     return b"".join(parts)
 
 
-def _split(document: object, tallied: Tallied) -> tuple[tuple[bytes, ...], tuple[str, ...], tuple[bytes, ...]]:
-    """Render `document` as facts (segments around a hole per tally), the tools' slugs, and the tallies."""
+def tallied_etag(facts_digest: bytes, tallies: tuple[bytes, ...]) -> str:
+    """A tallied document's strong ETag: rendered tallies are JSON objects, so their concatenation
+    is unambiguous, and with the facts' hash it changes whenever any byte of the document does."""
+    return etag_for(facts_digest + b"".join(tallies))
+
+
+def _split(document: object, tallied: Tallied) -> tuple[tuple[bytes, ...], tuple[str, ...], tuple[bytes, ...], bytes]:
+    """Render `document` as facts (segments around a hole per tally), the tools' slugs, the
+    tallies, and the facts' hash."""
     tools = tallied.tools_of(document)
     communities = [tool["community"] for tool in tools]
     for tool in tools:
@@ -261,7 +270,8 @@ def _split(document: object, tallied: Tallied) -> tuple[tuple[bytes, ...], tuple
         for tool, community in zip(tools, communities, strict=True):
             tool["community"] = community
     assert len(segments) == len(tools) + 1, "a tally hole appeared in the facts"
-    return segments, tuple(tool["slug"] for tool in tools), tuple(map(render_json, communities))
+    digest = hashlib.blake2b(_HOLE_BYTES.join(segments), digest_size=16).digest()
+    return segments, tuple(tool["slug"] for tool in tools), tuple(map(render_json, communities)), digest
 
 
 def current_tallies(slugs: tuple[str, ...]) -> tuple[bytes, ...] | None:
@@ -286,30 +296,24 @@ def _tallied_read(request: Request, build: Callable[[], object], tallied: Tallie
     """cached_read() for a document kept as facts and tallies (see the module's docstring)."""
     doc_key = doc_key_for(request.get_full_path())
     tallies_key = tallies_key_for(doc_key)
-    looked_up = _lookup([CATALOG, *names], doc_key, tallies_key)
+    looked_up = _lookup([CATALOG, *names], doc_key, tallies_key) if settings.DOCUMENT_CACHE else None
     if looked_up is not None:
         (catalog, *tally_tokens), (facts, tallies) = looked_up
         if facts is not None and facts[0] == [catalog]:
-            _, segments, slugs = facts
+            _, segments, slugs, digest = facts
             if tallies is not None and tallies[0] == tally_tokens:
                 metrics.count_cache_lookup("view", "hit")
-                body = fill(segments, tallies[1])
-                return respond(request, body, etag_for(body))
+                return respond(request, fill(segments, tallies[1]), tallied_etag(digest, tallies[1]))
             rendered = current_tallies(slugs)
             if rendered is not None:
                 metrics.count_cache_lookup("view", "tallies")
-                store({tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
-                body = fill(segments, rendered)
-                return respond(request, body, etag_for(body))
+                store({tallies_key: (tally_tokens, rendered)})
+                return respond(request, fill(segments, rendered), tallied_etag(digest, rendered))
         metrics.count_cache_lookup("view", "miss")
-    document = build()
-    if looked_up is None:
-        body = render_json(document)
-        return respond(request, body, etag_for(body))
-    segments, slugs, rendered = _split(document, tallied)
-    store({doc_key: ([catalog], segments, slugs), tallies_key: (tally_tokens, rendered)}, DOCUMENT_TTL)
-    body = fill(segments, rendered)
-    return respond(request, body, etag_for(body))
+    segments, slugs, rendered, digest = _split(build(), tallied)
+    if looked_up is not None:
+        store({doc_key: ([catalog], segments, slugs, digest), tallies_key: (tally_tokens, rendered)})
+    return respond(request, fill(segments, rendered), tallied_etag(digest, rendered))
 
 
 def cached_read(
@@ -333,7 +337,7 @@ def cached_read(
     `tallied` says how a JSON document shows votes, for the reads tally_versions()
     names: those are kept as facts and tallies.
     """
-    if tallied is not None and settings.DOCUMENT_CACHE:
+    if tallied is not None:
         names = tally_versions(request.path, request.GET)
         if names is not None:
             return _tallied_read(request, build, tallied, names)

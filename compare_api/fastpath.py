@@ -129,7 +129,7 @@ class CachedReadMiddleware:
                 caching.store({caching.tallies_key_for(doc_key): (tokens[1:], rendered)})
                 tallies, result = (tokens[1:], rendered), "tallies"
             body, headers = caching.fill(facts[1], tallies[1]), []
-            etag = caching.etag_for(body)
+            etag = caching.tallied_etag(facts[3], tallies[1])
         request.fast_path = True  # for the metrics' route label (compare_api.operations)
         metrics.count_cache_lookup("fastpath", result)
         response = caching.respond(request, body, etag, *headers)

@@ -66,10 +66,10 @@ def test_after_a_vote_the_next_read_reads_the_tallies_only(
     assert after.status_code == 200
     assert TALLIED[url](after.json())["total"] == TALLIED[url](before.json())["total"] + 1
     assert after["ETag"] != before["ETag"]
-    # Byte for byte the document built from scratch, and its ETag the hash of those bytes.
+    # Byte for byte the document built from scratch, with the same ETag.
     fresh = _fresh(api, url)
     assert after.content == fresh.content
-    assert after["ETag"] == fresh["ETag"] == caching.etag_for(after.content)
+    assert after["ETag"] == fresh["ETag"]
     with django_assert_num_queries(0):
         assert api.get(url).content == after.content
 
