@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,13 @@ def nginx_command(
     run_dir.mkdir(parents=True, exist_ok=True)
     # nginx's workers run as `nobody` when the master is root: they must reach the socket and temp dirs.
     run_dir.chmod(0o755)
+    seconds = read_edge_cache_seconds(env)
+    if seconds and os.geteuid() == 0:
+        # The edge cache's files are written by the workers: a directory above run_dir they cannot
+        # enter would turn every cacheable read into a 500.
+        closed = next((p for p in run_dir.resolve().parents if not p.stat().st_mode & stat.S_IXOTH), None)
+        if closed is not None:
+            raise RuntimeError(f"nginx's workers (nobody) cannot reach {run_dir}: {closed} is closed to them")
     config = render_nginx_config(
         run_dir=run_dir,
         listen=listen,
@@ -157,7 +165,7 @@ def nginx_command(
         max_body_size=_max_body_size(env),
         access_log=str(log_dir / "nginx-access.log") if log_dir else "/dev/stdout",
         error_log=str(log_dir / "nginx-error.log") if log_dir else "stderr",
-        edge_cache_seconds=read_edge_cache_seconds(env),
+        edge_cache_seconds=seconds,
     )
     (run_dir / "nginx.conf").write_text(config, encoding="utf-8")
     return [binary, "-p", str(run_dir), "-c", "nginx.conf", "-e", "stderr", "-g", "daemon off;"]
