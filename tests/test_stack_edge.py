@@ -210,6 +210,7 @@ def test_a_vote_shows_to_anonymous_readers_once_the_copy_expires(edge: Stack, vo
     seconds); the voter's own reads carry the new tally at once."""
     port = port_of(edge.url)
     before = read(port, COMPARISON, source="127.0.0.15")
+    copied = time.monotonic()  # the copy lives at least EDGE_CACHE_SECONDS from about now
     assert before[0] == 200
     old = community(before[2])
     body = json.dumps({"verdict": Verdict.SHIP}).encode()
@@ -221,6 +222,7 @@ def test_a_vote_shows_to_anonymous_readers_once_the_copy_expires(edge: Stack, vo
     assert community(own[2]) != old and cache_status(own) is None
 
     seen: list[tuple[float, str | None, dict]] = []
+    first_poll = time.monotonic()
     while time.monotonic() - committed < EDGE_SECONDS + 3:
         answer = read(port, COMPARISON, source="127.0.0.16")
         seen.append((time.monotonic() - committed, cache_status(answer), community(answer[2])))
@@ -231,7 +233,8 @@ def test_a_vote_shows_to_anonymous_readers_once_the_copy_expires(edge: Stack, vo
     print(f"\nedge: the vote showed to anonymous readers {lag:.2f} s after it committed ({len(seen)} reads)")
     assert tally == community(own[2])
     assert status in ("MISS", "EXPIRED")  # the fresh copy
-    assert seen[0][1] in ("HIT", "UPDATING") and seen[0][2] == old  # the copy was still being served
+    if first_poll - copied < EDGE_SECONDS:  # (unless the machine stalled for a second meanwhile)
+        assert seen[0][1] in ("HIT", "UPDATING") and seen[0][2] == old  # the copy was still being served
     assert lag < EDGE_SECONDS + 1 + 0.5
 
 
