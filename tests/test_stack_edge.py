@@ -386,6 +386,7 @@ def test_the_rendered_edge_configuration(tmp_path: Path) -> None:
         assert directive in on
     assert not re.search(r"^\s*proxy_cache_valid\s+(any|[^2])", on, re.MULTILINE)  # 200s only
     off = render(0)
-    assert "@@" not in off and "cache" not in off.replace("no-cache", "")
+    assert "@@" not in off and "$edge_" not in off and "X-Cache-Status" not in off
+    assert not re.search(r"^\s*(proxy_cache|proxy_no_cache|proxy_ignore_headers)", off, re.MULTILINE)
     with pytest.raises(ValueError):
         render(-1)
