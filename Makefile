@@ -40,6 +40,8 @@ stack-tools:
 
 # Production requires PUBLIC_BASE_URL (the links in emails); on one machine it is this one.
 serve: export PUBLIC_BASE_URL ?= http://127.0.0.1:8000
+# nginx answers anonymous reads from its own copy for this long (README, "Edge cache"); 0: not at all.
+serve: export EDGE_CACHE_SECONDS ?= 1
 # nginx on PORT in front of gunicorn on a UNIX socket, plus the task worker (deploy/stack.py).
 serve: install stack-tools
 	$(PY) manage.py migrate --noinput

@@ -40,7 +40,9 @@ def seed_example(path: Path, name: str) -> SeedExample:
 HEADERS: dict[str, dict] = {
     "RateLimit-Limit": {
         "description": "Requests allowed per window to this client on this route: the tier's limit "
-        "(anonymous, voter, partner standard or premium), or a tighter one the route adds.",
+        "(anonymous, voter, partner standard or premium), or a tighter one the route adds. Not sent (nor the two "
+        "fields below) on an anonymous read the production stack's edge cache answers from its copy: no limit "
+        "counts it.",
         "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2147483647},
     },
     "RateLimit-Remaining": {
@@ -61,7 +63,9 @@ HEADERS: dict[str, dict] = {
         "schema": {"type": "string", "maxLength": 64, "example": '"0f6f2b1c9d1e4a7b8c3d5e6f7a8b9c0d"'},
     },
     "Cache-Control": {
-        "description": "May be stored, but revalidate each use (a 304 is cheap), so a vote shows on the next read.",
+        "description": "May be stored, but revalidate each use (a 304 is cheap). A read the API answers shows every "
+        "vote committed before it; behind the production stack's edge cache an anonymous read may be the edge's "
+        "copy, which shows every vote committed more than `EDGE_CACHE_SECONDS` + 1 s before it.",
         "schema": {"type": "string", "maxLength": 200, "example": "public, no-cache"},
     },
     "WWW-Authenticate": {

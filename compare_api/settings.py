@@ -322,7 +322,13 @@ SPECTACULAR_SETTINGS = {
         "Tools, the expert panel's ship/skip reviews, community votes, and side-by-side "
         "comparisons of any two published tools. Errors share one JSON shape: "
         '`{"type": ..., "errors": [{"code", "detail", "attr"}]}` where `attr` names the '
-        "offending field (or is null)."
+        "offending field (or is null).\n\n"
+        "Freshness: a read the API answers shows every vote committed before it began. Behind the "
+        "production stack's nginx, anonymous `GET` and `HEAD` reads under `/api/v1/` (no `Authorization`, "
+        "no `X-API-Key`; never a preview) may be answered from the edge's own short-lived copy "
+        "(`X-Cache-Status: HIT`): every such read shows every vote committed more than "
+        "`EDGE_CACHE_SECONDS` + 1 s before it (2 s by default; nginx's cache clock counts whole seconds). "
+        "A voter's own answers (a vote's response, any read with its token) always carry the new tally."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -427,7 +433,8 @@ else:
 # REDIS_URL; DOCUMENT_CACHE=1 also allows local memory for a single-process server.
 DOCUMENT_CACHE = env.bool("DOCUMENT_CACHE", default=bool(REDIS_URL))
 # Clients and CDNs may store reads but revalidate each use (a 304 is cheap), so
-# a vote shows on the very next read.
+# a vote shows on the very next read that reaches Django (the stack's edge cache
+# answers anonymous reads from its own copy for up to EDGE_CACHE_SECONDS: README).
 API_CACHE_CONTROL = env.str("API_CACHE_CONTROL", default="public, no-cache")
 
 # Routes being retired, by URL name: {"deprecated_at": datetime, "sunset_at": datetime,

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,8 @@ WORKER_COMMAND = ["manage.py", "db_worker", "--no-reload"]
 WEBHOOKS_COMMAND = ["manage.py", "webhooks_deliver"]
 WORKER_PACKAGE = "django_tasks_db"
 STOP_TIMEOUT = 15.0
+# How long nginx may answer anonymous reads from its own copy (README, "Edge cache"); 0: no edge cache.
+DEFAULT_EDGE_CACHE_SECONDS = 1
 
 
 def nginx_binary() -> str | None:
@@ -81,8 +84,15 @@ def render_nginx_config(
     max_body_size: int,
     access_log: str,
     error_log: str,
+    edge_cache_seconds: int = DEFAULT_EDGE_CACHE_SECONDS,
 ) -> str:
-    """The template with every @@NAME@@ filled in; an unknown name is an error, not a silent blank."""
+    """The template with every @@NAME@@ filled in; an unknown name is an error, not a silent blank.
+
+    The lines between @@IF_EDGE_CACHE@@ and @@END_EDGE_CACHE@@ are kept only
+    when edge_cache_seconds is above 0 (the markers themselves never are).
+    """
+    if edge_cache_seconds < 0:
+        raise ValueError("EDGE_CACHE_SECONDS must be 0 (off) or more")
     pages, locations = _error_pages()
     values = {
         "RUN_DIR": str(run_dir),
@@ -94,8 +104,24 @@ def render_nginx_config(
         "ERROR_LOG": error_log,
         "ERROR_PAGES": pages,
         "ERROR_LOCATIONS": locations,
+        "EDGE_CACHE_SECONDS": str(edge_cache_seconds),
     }
-    return re.sub(r"@@([A-Z_]+)@@", lambda match: values[match.group(1)], TEMPLATE.read_text(encoding="utf-8"))
+    sections = {"EDGE_CACHE": edge_cache_seconds > 0}
+    template = re.sub(
+        r"^[ \t]*@@IF_([A-Z_]+)@@\n(.*?)^[ \t]*@@END_\1@@\n",
+        lambda match: match.group(2) if sections[match.group(1)] else "",
+        TEMPLATE.read_text(encoding="utf-8"),
+        flags=re.MULTILINE | re.DOTALL,
+    )
+    return re.sub(r"@@([A-Z_]+)@@", lambda match: values[match.group(1)], template)
+
+
+def read_edge_cache_seconds(env: Mapping[str, str]) -> int:
+    """EDGE_CACHE_SECONDS: whole seconds (nginx's cache clock counts no finer), 0 for no edge cache."""
+    value = env.get("EDGE_CACHE_SECONDS") or str(DEFAULT_EDGE_CACHE_SECONDS)
+    if not value.isdigit():
+        raise ValueError(f"EDGE_CACHE_SECONDS must be a whole number of seconds, 0 or more (got {value!r})")
+    return int(value)
 
 
 def _max_body_size(env: Mapping[str, str]) -> int:
@@ -124,6 +150,13 @@ def nginx_command(
     run_dir.mkdir(parents=True, exist_ok=True)
     # nginx's workers run as `nobody` when the master is root: they must reach the socket and temp dirs.
     run_dir.chmod(0o755)
+    seconds = read_edge_cache_seconds(env)
+    if seconds and os.geteuid() == 0:
+        # The edge cache's files are written by the workers: a directory above run_dir they cannot
+        # enter would turn every cacheable read into a 500.
+        closed = next((p for p in run_dir.resolve().parents if not p.stat().st_mode & stat.S_IXOTH), None)
+        if closed is not None:
+            raise RuntimeError(f"nginx's workers (nobody) cannot reach {run_dir}: {closed} is closed to them")
     config = render_nginx_config(
         run_dir=run_dir,
         listen=listen,
@@ -132,6 +165,7 @@ def nginx_command(
         max_body_size=_max_body_size(env),
         access_log=str(log_dir / "nginx-access.log") if log_dir else "/dev/stdout",
         error_log=str(log_dir / "nginx-error.log") if log_dir else "stderr",
+        edge_cache_seconds=seconds,
     )
     (run_dir / "nginx.conf").write_text(config, encoding="utf-8")
     return [binary, "-p", str(run_dir), "-c", "nginx.conf", "-e", "stderr", "-g", "daemon off;"]
@@ -352,6 +386,7 @@ def render(args: argparse.Namespace) -> int:
             max_body_size=_max_body_size(os.environ),
             access_log="/dev/stdout",
             error_log="stderr",
+            edge_cache_seconds=read_edge_cache_seconds(os.environ),
         )
     )
     return 0

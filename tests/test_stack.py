@@ -356,8 +356,10 @@ def test_the_rate_limit_counts_the_real_client_not_a_spoofed_forwarded_for(stack
 
 def test_upstream_down_is_a_json_502(tmp_path: Path) -> None:
     port = free_port()
+    # Not under pytest's private tmp dir: nginx's workers (`nobody` under root) keep the edge cache in it.
+    run_dir = Path(tempfile.mkdtemp(prefix="stack-run-"))
     nginx = start_nginx(
-        run_dir=tmp_path / "run", listen=f"127.0.0.1:{port}", upstream=f"unix:{tmp_path}/nobody.sock", log_dir=tmp_path
+        run_dir=run_dir, listen=f"127.0.0.1:{port}", upstream=f"unix:{tmp_path}/nobody.sock", log_dir=tmp_path
     )
     try:
         deadline = time.monotonic() + 10
@@ -371,6 +373,7 @@ def test_upstream_down_is_a_json_502(tmp_path: Path) -> None:
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
+        shutil.rmtree(run_dir, ignore_errors=True)
     assert_json_error(answer, 502, BAD_GATEWAY)
     assert REQUEST_ID.fullmatch(answer[1]["x-request-id"])
 
