@@ -118,7 +118,7 @@ TARGETS = [
     ("mix_1_in_4", 0.36),
     ("comparison_edge_nginx", 10.0),  # the edge cache issue: >= 10x the bare view behind nginx, edge cache off
 ]
-EDGE_CACHE_SECONDS = 1  # the edge nginx's; its copies live 1-2 s (nginx's cache clock counts whole seconds)
+EDGE_CACHE_SECONDS = 1  # the edge nginx's; its copies live up to 1 s (to the next second boundary)
 # The discovery issue: an uncached board of 1,000 tools costs at most 2x the uncached tools list page.
 MIN_BOARD_TO_LIST = 0.5
 MAX_COMPARISON_QUERIES = 3

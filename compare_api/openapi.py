@@ -65,7 +65,7 @@ HEADERS: dict[str, dict] = {
     "Cache-Control": {
         "description": "May be stored, but revalidate each use (a 304 is cheap). A read the API answers shows every "
         "vote committed before it; behind the production stack's edge cache an anonymous read may be the edge's "
-        "copy, which shows every vote committed more than `EDGE_CACHE_SECONDS` + 1 s before it.",
+        "copy, which shows every vote committed more than `EDGE_CACHE_SECONDS` before it.",
         "schema": {"type": "string", "maxLength": 200, "example": "public, no-cache"},
     },
     "WWW-Authenticate": {

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request id, metrics and the operations endpoints see every answer.
     "compare_api.operations.RequestMiddleware",
+    "compare_api.middleware.EdgeExpiryMiddleware",  # outside the fast path: its answers too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "compare_api.middleware.RejectNulBytesMiddleware",
@@ -327,7 +328,7 @@ SPECTACULAR_SETTINGS = {
         "production stack's nginx, anonymous `GET` and `HEAD` reads under `/api/v1/` (no `Authorization`, "
         "no `X-API-Key`; never a preview) may be answered from the edge's own short-lived copy "
         "(`X-Cache-Status: HIT`): every such read shows every vote committed more than "
-        "`EDGE_CACHE_SECONDS` + 1 s before it (2 s by default; nginx's cache clock counts whole seconds). "
+        "`EDGE_CACHE_SECONDS` before it (1 s by default). "
         "A voter's own answers (a vote's response, any read with its token) always carry the new tally."
     ),
     "VERSION": "1.0.0",

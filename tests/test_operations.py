@@ -508,3 +508,21 @@ def test_the_task_queue_is_read_from_its_table_at_scrape_time(scrape) -> None:
     text = scrape()
     found = {state: sample(text, "verdicts_tasks", state=state) for state in ("due", "scheduled", "running", "failed")}
     assert found == {"due": 3, "scheduled": 1, "running": 1, "failed": 2}
+
+
+@pytest.mark.parametrize(
+    ("sent", "path", "expires"),
+    [("1", "/api/v1/categories/", 0), ("5", "/api/v1/categories/", 4), (None, "/api/v1/categories/", None),
+     ("0", "/api/v1/categories/", None), ("x", "/api/v1/categories/", None), ("99999", "/api/v1/categories/", None),
+     ("1", "/api/v1/tools/no-such-tool/", None)],
+)  # fmt: skip
+def test_the_edge_is_told_when_its_copy_of_a_200_expires(api, sent: str | None, path: str, expires: int | None) -> None:
+    """X-Accel-Expires: @<the second boundary EDGE_CACHE_SECONDS - 1 s on>, for nginx's edge cache only."""
+    before = int(time.time())
+    response = api.get(path, **({"HTTP_X_EDGE_CACHE_SECONDS": sent} if sent is not None else {}))
+    after = int(time.time())
+    if expires is None:
+        assert "X-Accel-Expires" not in response
+    else:
+        assert response.status_code == 200
+        assert before + expires <= int(response["X-Accel-Expires"].removeprefix("@")) <= after + expires
