@@ -121,7 +121,7 @@ TARGETS = [
 EDGE_CACHE_SECONDS = 1  # the edge nginx's; its copies live up to 1 s (to the next second boundary)
 # The discovery issue: an uncached board of 1,000 tools costs at most 2x the uncached tools list page.
 MIN_BOARD_TO_LIST = 0.5
-MAX_COMPARISON_QUERIES = 3
+MAX_COMPARISON_QUERIES = 1  # one statement on PostgreSQL (reviews/selectors.py, DOCUMENT)
 MAX_BOARD_QUERIES = 3
 MAX_WORKER_MB = 150
 # /metrics must count what wrk sent, within 1%. wrk reports the requests answered before it

@@ -9,6 +9,9 @@ each compiled once per process (compare_api.compiled) for each number of tools:
 3. the disclosures of the whole panel (one query whatever its size: a handful of rows);
 4. for two tools only, the curated comparison of the pair, if staff wrote one
    (curation is per pair: three or four tools have no editorial text).
+On PostgreSQL the four run as one statement, one round trip (DOCUMENT, a
+compare_api.compiled.CompiledStatement): the scorecard and the curation find the
+tools' ids by slug within it. SQLite runs them one by one.
 The document is assembled as plain data, in the shape ComparisonSerializer
 declares for the schema.
 
@@ -20,12 +23,14 @@ rows only. Draft reviews stay out of a preview: they are published one by one.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db import connection
+from django.db.models import F, FilteredRelation, Q, QuerySet, Subquery
 from rest_framework.fields import DateTimeField
 
-from compare_api.compiled import CompiledQuery
+from compare_api.compiled import CompiledQuery, CompiledStatement
 from compare_api.slugs import COMPARISON_MAX_TOOLS, COMPARISON_SEPARATOR
 from reviews.models import Comparison, Reviewer, ReviewerDisclosure
 from tools.models import Tool
@@ -83,8 +88,12 @@ def _disclosures() -> QuerySet:
 
 def panel_disclosures() -> dict[str, list[dict]]:
     """Each active reviewer's disclosures by reviewer slug, as the scorecard and the reviewers API show them."""
+    return _by_reviewer(DISCLOSURES.rows())
+
+
+def _by_reviewer(rows: Sequence[Sequence]) -> dict[str, list[dict]]:
     disclosures: dict[str, list[dict]] = {}
-    for reviewer, vendor_slug, vendor_name, relationship, since in DISCLOSURES.rows():
+    for reviewer, vendor_slug, vendor_name, relationship, since in rows:
         disclosures.setdefault(reviewer, []).append(
             {"vendor": {"slug": vendor_slug, "name": vendor_name}, "relationship": relationship, "since": str(since)}
         )
@@ -119,6 +128,31 @@ DISCLOSURES = CompiledQuery(_disclosures)
 EDITORIAL = CompiledQuery(_editorial, left_id=-7_000_001, right_id=-7_000_002)
 
 
+def _tool_id(slug: str) -> Subquery:
+    # Slugs are unique, and the document is only built when every slug names a published tool.
+    return Subquery(Tool.objects.filter(slug=slug).order_by().values("id"))
+
+
+def _scorecard_by_slug(**slugs: str) -> QuerySet:
+    return _scorecard(**{name: _tool_id(slug) for name, slug in slugs.items()})
+
+
+def _editorial_by_slug(slug_0: str, slug_1: str) -> QuerySet:
+    return _editorial(_tool_id(slug_0), _tool_id(slug_1))
+
+
+# PostgreSQL's one statement per number of tools: the same four queries, the ids found by slug.
+DOCUMENT = {
+    count: CompiledStatement(
+        tools=TOOLS[count],
+        scorecard=CompiledQuery(_scorecard_by_slug, **TOOLS[count].sentinels),
+        disclosures=DISCLOSURES,
+        **({"editorial": CompiledQuery(_editorial_by_slug, **TOOLS[count].sentinels)} if count == 2 else {}),
+    )
+    for count in TOOL_COUNTS
+}
+
+
 _timestamp = DateTimeField()
 
 
@@ -137,8 +171,14 @@ def _review(
         "body": body,
         "reviewed_at": None if reviewed_at is None else str(reviewed_at),
         "correction": correction or None,
-        "updated_at": None if corrected_at is None else _timestamp.to_representation(corrected_at),
+        "updated_at": None if corrected_at is None else _timestamp.to_representation(_aware(corrected_at)),
     }
+
+
+def _aware(timestamp: object) -> object:
+    # PostgreSQL's one statement returns a timestamp as JSON text (ISO 8601, with its offset):
+    # made a datetime again, it is shown exactly as one read from a column.
+    return datetime.fromisoformat(timestamp) if isinstance(timestamp, str) else timestamp
 
 
 def _panel_pick(tools: list[dict]) -> str | None:
@@ -173,18 +213,33 @@ def comparison_get(*, slugs: Sequence[str], preview: Preview | None = None) -> d
     Raises UnknownTool for a slug that names no published tool.
     """
     count = len(slugs)
-    found = {row[1]: row for row in _rows(TOOLS[count], preview, **dict(zip(SLUG_NAMES[count], slugs, strict=True)))}
+    by_name = dict(zip(SLUG_NAMES[count], slugs, strict=True))
+    # PostgreSQL: the four queries as one statement, one round trip. SQLite, and a preview, one by one.
+    one_statement = preview is None and connection.vendor == "postgresql"
+    if one_statement:
+        parts = DOCUMENT[count].rows(**by_name)
+        tool_rows = parts["tools"]
+    else:
+        tool_rows = _rows(TOOLS[count], preview, **by_name)
+    found = {row[1]: row for row in tool_rows}
     for slug in slugs:
         if slug not in found:
             raise UnknownTool(slug)
     ids = [found[slug][0] for slug in slugs]
     tools = [tool_document(dict(zip(TOOL_COLUMNS, found[slug][1:], strict=True))) for slug in slugs]
+    if one_statement:
+        scorecard_rows, disclosure_rows = parts["scorecard"], parts["disclosures"]
+        editorial = parts.get("editorial", [])
+    else:
+        scorecard_rows = SCORECARD[count].rows(**dict(zip(ID_NAMES[count], ids, strict=True)))
+        disclosure_rows = DISCLOSURES.rows()
+        editorial = _rows(EDITORIAL, preview, left_id=ids[0], right_id=ids[1]) if count == 2 else []
 
     scorecard = []
     width = len(REVIEW_COLUMNS)
     offsets = range(len(REVIEWER_COLUMNS), len(REVIEWER_COLUMNS) + count * width, width)
-    disclosures = panel_disclosures()
-    for row in SCORECARD[count].rows(**dict(zip(ID_NAMES[count], ids, strict=True))):
+    disclosures = _by_reviewer(disclosure_rows)
+    for row in scorecard_rows:
         reviewer = dict(zip(REVIEWER_COLUMNS, row[: len(REVIEWER_COLUMNS)], strict=True))
         reviewer["bio"] = reviewer["bio"] or None
         reviewer["disclosures"] = disclosures.get(reviewer["slug"], [])
@@ -194,7 +249,6 @@ def comparison_get(*, slugs: Sequence[str], preview: Preview | None = None) -> d
         scorecard.append({"reviewer": reviewer, "reviews": reviews, "split": split})
 
     slug = COMPARISON_SEPARATOR.join(slugs)
-    editorial = _rows(EDITORIAL, preview, left_id=ids[0], right_id=ids[1]) if count == 2 else []
     if editorial:
         curated_left, *text = editorial[0]
         # Editorial text staff left empty is absent, as for an uncurated pair: null, never "".

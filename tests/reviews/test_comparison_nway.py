@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework.views import APIView
 
 from compare_api.caching import versions_for
-from compare_api.compiled import CompiledQuery
+from compare_api.compiled import CompiledQuery, CompiledStatement
 from compare_api.renderers import render_json
 from compare_api.slugs import SLUG_MAX_LENGTH, split_comparison_slug
 from reviews import selectors
@@ -36,8 +37,10 @@ NO_PROVENANCE = {"source_url": None, "verified_at": None}
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/"
 SEED_REVERSED = "/api/v1/comparisons/mistral-large-3-vs-code-llama-4/"
-# Three or four tools: the tools, the scorecard and the panel's disclosures (no curation to look up).
-NWAY_QUERIES = 3
+# Three or four tools: the tools, the scorecard and the panel's disclosures (no curation to look up);
+# on PostgreSQL, one statement.
+ONE_STATEMENT = connection.vendor == "postgresql"
+NWAY_QUERIES = 1 if ONE_STATEMENT else 3
 TWO_TOOL_KEYS = [
     "slug",
     "canonical_slug",
@@ -304,9 +307,10 @@ class TestQueryCounts:
     @pytest.mark.parametrize(
         ("slugs", "queries"),
         [
-            (("alpha", "beta"), 4),  # the tools, the scorecard, the panel's disclosures, the curation of the pair
-            (("alpha", "beta", "gamma"), 3),  # no curation to look up for three or four tools
-            (("alpha", "beta", "gamma", "delta"), 3),
+            # the tools, the scorecard, the panel's disclosures, the curation of the pair (PostgreSQL: one statement)
+            (("alpha", "beta"), 1 if ONE_STATEMENT else 4),
+            (("alpha", "beta", "gamma"), NWAY_QUERIES),  # no curation to look up for three or four tools
+            (("alpha", "beta", "gamma", "delta"), NWAY_QUERIES),
         ],
     )
     def test_exact_count(self, api, panel, cast_votes, tools, django_assert_num_queries, slugs, queries) -> None:
@@ -320,27 +324,70 @@ class TestQueryCounts:
         assert len(response.json()["scorecard"]) == 8
 
     def test_each_statement_is_compiled_once_per_process(self, api, panel, monkeypatch) -> None:
-        statements = [
-            *selectors.TOOLS.values(),
-            *selectors.SCORECARD.values(),
-            selectors.DISCLOSURES,
-            selectors.EDITORIAL,
-        ]
+        documents = list(selectors.DOCUMENT.values()) if ONE_STATEMENT else []
+        if ONE_STATEMENT:  # one statement per number of tools, of the tools, scorecard, disclosures, curation
+            statements = list(dict.fromkeys(part for document in documents for part in document.parts.values()))
+        else:
+            statements = [
+                *selectors.TOOLS.values(),
+                *selectors.SCORECARD.values(),
+                selectors.DISCLOSURES,
+                selectors.EDITORIAL,
+            ]
         for statement in statements:  # as in a fresh process
             monkeypatch.setattr(statement, "_by_vendor", {})
-        compiled: list[CompiledQuery] = []
+        for document in documents:
+            monkeypatch.setattr(document, "_compiled", None)
+        compiled: list[object] = []
         compile_sql = CompiledQuery._compile
+        compile_statement = CompiledStatement._compile
 
         def counting(self: CompiledQuery, alias: str) -> object:
             compiled.append(self)
             return compile_sql(self, alias)
 
+        def counting_statement(self: CompiledStatement, alias: str) -> object:
+            compiled.append(self)
+            return compile_statement(self, alias)
+
         monkeypatch.setattr(CompiledQuery, "_compile", counting)
+        monkeypatch.setattr(CompiledStatement, "_compile", counting_statement)
         for _ in range(3):
             for slugs in (("alpha", "beta"), ("alpha", "beta", "gamma"), ("delta", "gamma", "beta", "alpha")):
                 assert api.get(_url(*slugs)).status_code == 200
-        # One statement per number of tools for the tools and the scorecard, one for the curation.
-        assert Counter(compiled) == dict.fromkeys(statements, 1)
+        assert Counter(compiled) == dict.fromkeys([*statements, *documents], 1)
+
+    @pytest.mark.skipif(not ONE_STATEMENT, reason="PostgreSQL's one statement (set DATABASE_URL)")
+    @pytest.mark.parametrize("count", selectors.TOOL_COUNTS)
+    def test_the_one_statement_fits_psycopgs_parse_cache(self, count: int) -> None:
+        """Longer text is parsed again on every run (psycopg's MAX_CACHED_STATEMENT_LENGTH): ~20 us a request."""
+        from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+        document = selectors.DOCUMENT[count]
+        assert len(document._compile("default").sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+
+    @pytest.mark.skipif(not ONE_STATEMENT, reason="PostgreSQL's one statement (set DATABASE_URL)")
+    @pytest.mark.parametrize(
+        "slugs", [("alpha", "beta"), ("alpha", "beta", "gamma"), ("delta", "gamma", "beta", "alpha")]
+    )
+    def test_the_one_statement_is_prepared_once_per_connection(self, api, panel, slugs) -> None:
+        """psycopg prepares it server-side after prepare_threshold runs, then executes that statement."""
+        threshold = connection.connection.prepare_threshold
+        assert threshold is not None
+        runs = threshold + 4
+        for _ in range(runs):
+            assert api.get(_url(*slugs)).status_code == 200
+        placeholders = ", ".join(f"${index}" for index in range(1, len(slugs) + 1))  # the tools' slugs come first
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE 'SELECT (SELECT coalesce(json_agg(%%' AND statement LIKE %s",
+                [f'%"tools_tool"."slug" IN ({placeholders})%'],
+            )
+            executions = cursor.fetchall()
+        # One prepared statement, run by every request from the one that prepared it on.
+        assert len(executions) == 1
+        assert executions[0][0] >= runs - threshold
 
 
 class TestPanelPick:
