@@ -166,12 +166,10 @@ def board_get(*, category: str | None, metric: str) -> Board:
     enough = [row for row in rows if row[2] + row[3] >= least]
     # Not ranked yet: the nearest to ranking first, then by name (the query's order).
     unranked = sorted((row for row in rows if row[2] + row[3] < least), key=lambda row: -(row[2] + row[3]))
-    if enough:
-        _, _, ships, skips = zip(*enough, strict=True)
-        intervals = list(map(wilson_interval, ships, map(add, ships, skips)))
-        ranked = RankedBoard(enough, list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals)))
-    else:
-        ranked = RankedBoard([], [], [])
+    # Whole columns through map (C loops; zip(*rows) would build a tuple per column of all rows).
+    ships = list(map(itemgetter(2), enough))
+    intervals = list(map(wilson_interval, ships, map(add, ships, map(itemgetter(3), enough))))
+    ranked = RankedBoard(enough, list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals)))
     return Board(metric, category_document, ranked, unranked)
 
 

@@ -80,20 +80,34 @@ def test_postgres_connections_are_bounded_and_database_url_options_win() -> None
         "server_side_binding": True,
         "prepare_threshold": 5,
         "connect_timeout": 3,
-        "options": "-c lock_timeout=2s -c statement_timeout=5s",
+        "options": "-c lock_timeout=2s -c statement_timeout=5s -c random_page_cost=1.1",
     }
     url = "postgres://app@db.example/verdicts?connect_timeout=10&sslmode=require&options=-c%20statement_timeout%3D30s"
     merged = _loaded(SECRET_KEY="x", DATABASE_URL=url, DB_LOCK_TIMEOUT="750ms")["db"]["OPTIONS"]
     assert merged["connect_timeout"] == 10
     assert merged["sslmode"] == "require"
     # Ours first: PostgreSQL applies -c options in order, so the URL's statement_timeout wins.
-    assert merged["options"] == "-c lock_timeout=750ms -c statement_timeout=5s -c statement_timeout=30s"
+    assert merged["options"] == (
+        "-c lock_timeout=750ms -c statement_timeout=5s -c random_page_cost=1.1 -c statement_timeout=30s"
+    )
 
 
 def test_management_commands_run_without_the_request_timeouts() -> None:
     unbounded = _loaded(SECRET_KEY="x", DATABASE_URL="postgres://app@db.example/verdicts", DB_REQUEST_TIMEOUTS="0")
-    assert "options" not in unbounded["db"]["OPTIONS"]
+    assert unbounded["db"]["OPTIONS"]["options"] == "-c random_page_cost=1.1"
     assert unbounded["db"]["OPTIONS"]["connect_timeout"] == 3
+
+
+def test_the_planner_cost_is_ours_unless_left_to_the_server() -> None:
+    url = "postgres://app@db.example/verdicts"
+    assert _loaded(SECRET_KEY="x", DATABASE_URL=url, DB_RANDOM_PAGE_COST="2")["db"]["OPTIONS"]["options"] == (
+        "-c lock_timeout=2s -c statement_timeout=5s -c random_page_cost=2"
+    )
+    servers = _loaded(SECRET_KEY="x", DATABASE_URL=url, DB_RANDOM_PAGE_COST="", DB_REQUEST_TIMEOUTS="0")
+    assert "options" not in servers["db"]["OPTIONS"]
+    refused = _settings(SECRET_KEY="x", DATABASE_URL=url, DB_RANDOM_PAGE_COST="cheap")
+    assert refused.returncode != 0
+    assert "DB_RANDOM_PAGE_COST must be a number" in refused.stderr
 
 
 def test_a_timeout_postgresql_would_refuse_is_refused_at_start_up() -> None:

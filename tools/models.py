@@ -100,7 +100,9 @@ class Tool(models.Model):
     )
     name = models.CharField(max_length=120)
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="tools")
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tools")
+    # No index of its own: (category, name, id) below serves every lookup by category, and the planner,
+    # offered a bare category index, would read a board through it and sort by name (see Meta).
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tools", db_index=False)
     tagline = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
 
@@ -168,7 +170,9 @@ class Tool(models.Model):
         ordering = ["name", "id"]
         indexes = [
             models.Index(fields=["name", "id"]),
-            models.Index(fields=["category", "name"]),
+            # A category's tools in board order (discovery.selectors), read from the index, not sorted:
+            # each vote rewrites its tool's row, so the rows soon lie in no order on disk.
+            models.Index(fields=["category", "name", "id"]),
             models.Index(fields=["vendor", "name"]),
         ]
 
