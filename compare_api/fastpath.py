@@ -24,6 +24,7 @@ from compare_api import caching, metrics
 from compare_api.cache import RedisCache
 from compare_api.throttling import (
     RateLimit,
+    anonymous_scope,
     client_ident,
     parse_rate,
     queue_window_counts,
@@ -77,11 +78,12 @@ class CachedReadMiddleware:
         if not isinstance(cache, RedisCache) or settings.API_DEPRECATIONS:
             # Only Redis can count and fetch in one pipeline; deprecation headers are the view path's business.
             return None
-        limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES["anon"])
+        scope = anonymous_scope(request.path)
+        limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
         now = time.time()
         window = int(now // period)
         client = f"ip:{client_ident(request)}"
-        counter = cache.make_and_validate_key(window_key("anon", client, window))
+        counter = cache.make_and_validate_key(window_key(scope, client, window))
         # A document kept as facts and tallies (caching.tally_versions) is two entries, the facts under
         # the catalog's token alone; any other, one entry under every version it shows.
         tally_names = caching.tally_versions(request.path, request.GET)
@@ -102,7 +104,7 @@ class CachedReadMiddleware:
             return None
         rate_limit = RateLimit(limit=limit, remaining=max(0, limit - count), reset=window_reset(now, period))
         # The view must not count this request again.
-        request.precounted = {("anon", client): count}
+        request.precounted = {(scope, client): count}
         record(request, rate_limit)
         if count > limit:
             return None  # the view answers the 429 in the usual shape

@@ -40,7 +40,8 @@ def seed_example(path: Path, name: str) -> SeedExample:
 HEADERS: dict[str, dict] = {
     "RateLimit-Limit": {
         "description": "Requests allowed per window to this client on this route: the tier's limit "
-        "(anonymous, voter, partner standard or premium), or a tighter one the route adds. Not sent (nor the two "
+        "(anonymous, voter, partner standard or premium; for anonymous badge requests, the per-IP badge limit), "
+        "or a tighter one the route adds. Not sent (nor the two "
         "fields below) on an anonymous read the production stack's edge cache answers from its copy: no limit "
         "counts it.",
         "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2147483647},

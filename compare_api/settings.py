@@ -277,6 +277,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # Every request, by who is asking (see compare_api/throttling.py).
         "anon": env.str("THROTTLE_ANON", default="120/min"),
+        # Anonymous badge requests instead of "anon" (compare_api.throttling.anonymous_scope).
+        "badge": env.str("THROTTLE_BADGE", default="3000/min"),
         "voter": env.str("THROTTLE_VOTER", default="300/min"),
         "partner_standard": env.str("THROTTLE_PARTNER_STANDARD", default="1000/min"),
         "partner_premium": env.str("THROTTLE_PARTNER_PREMIUM", default="5000/min"),

@@ -206,6 +206,18 @@ class WindowRateThrottle(BaseThrottle):
         return self.reset
 
 
+# Badges are fetched by image proxies (GitHub's camo, shields.io, mail clients): a few addresses
+# that carry every reader of every page embedding one, each fetch cheap (cached, max-age 300).
+# Counted per IP as anonymous reads are, but against a limit of their own that such a proxy
+# does not reach, and apart from the API's: a badge proxy never uses up a reader's reads.
+BADGE_PATHS = "/api/v1/badges/"
+
+
+def anonymous_scope(path: str) -> str:
+    """The per-IP limit an anonymous request for `path` counts against (by the fast path too)."""
+    return "badge" if path.startswith(BADGE_PATHS) else "anon"
+
+
 class TierRateThrottle(WindowRateThrottle):
     """Every API request: per partner key (by its tier), per voter account, else per client IP.
 
@@ -229,7 +241,7 @@ class TierRateThrottle(WindowRateThrottle):
             return scope, request.auth.rate_client
         if request.user.is_authenticated:
             return "voter", f"user:{request.user.pk}"
-        return "anon", f"ip:{self.get_ident(request)}"
+        return anonymous_scope(request.path), f"ip:{self.get_ident(request)}"
 
     def get_client_key(self, request: Request) -> str | None:
         """Who `scope` counts; None exempts the request."""

@@ -346,3 +346,38 @@ def test_the_fast_path_leaves_json_documents_as_they_were(api, redis_cache, monk
     response = api.get("/api/v1/tools/alpha/")
     assert (response["Content-Type"], response["Cache-Control"]) == ("application/json", "public, no-cache")
     assert "Access-Control-Allow-Origin" not in response
+
+
+def _rates(settings, **rates: str) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+    }
+
+
+@pytest.mark.parametrize("fast_path", [False, True], ids=["view", "fast path"])
+def test_badges_have_a_per_ip_limit_of_their_own(api, settings, fast_path, request) -> None:
+    """An image proxy (GitHub's camo, shields.io) fetches every embedded badge from a few addresses:
+    badges count against THROTTLE_BADGE, not the reads' THROTTLE_ANON, and the two never mix."""
+    if fast_path:
+        request.getfixturevalue("redis_cache")
+    else:
+        ToolFactory(slug="alpha")
+    _rates(settings, anon="2/min", badge="4/min")
+    badges_fetched = [api.get(svg_url("alpha"), HTTP_ACCEPT=IMG_ACCEPT) for _ in range(3)]
+    badges_fetched += [api.get(json_url("alpha")), api.get(svg_url("alpha"))]
+    assert [b.status_code for b in badges_fetched] == [200, 200, 200, 200, 429]
+    assert [b["RateLimit-Limit"] for b in badges_fetched] == ["4"] * 5
+    assert [b["RateLimit-Remaining"] for b in badges_fetched] == ["3", "2", "1", "0", "0"]
+    refused = badges_fetched[-1]
+    assert refused["Content-Type"] == "application/json"
+    assert refused.json()["errors"][0]["code"] == "throttled"
+    # The same address's API reads were not used up by its badges, nor the other way round.
+    reads = [api.get("/api/v1/tools/alpha/") for _ in range(3)]
+    assert [(r.status_code, r["RateLimit-Limit"], r["RateLimit-Remaining"]) for r in reads] == [
+        (200, "2", "1"),
+        (200, "2", "0"),
+        (429, "2", "0"),
+    ]
+    # Another address has its own badge allowance.
+    assert api.get(svg_url("alpha"), REMOTE_ADDR="203.0.113.9")["RateLimit-Remaining"] == "3"
