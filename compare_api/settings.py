@@ -176,7 +176,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # than walk the (category, name) index it already has; 1.1 walks the index. Empty: the server's.
     if random_page_cost := env.str("DB_RANDOM_PAGE_COST", default="1.1"):
         if not re.fullmatch(r"\d+(\.\d+)?", random_page_cost):
-            raise ImproperlyConfigured(f"DB_RANDOM_PAGE_COST must be a number such as 1.1, or empty, not {random_page_cost!r}")
+            raise ImproperlyConfigured(
+                f"DB_RANDOM_PAGE_COST must be a number such as 1.1, or empty, not {random_page_cost!r}"
+            )
         _startup["random_page_cost"] = random_page_cost
     if _startup:
         _options["options"] = " ".join(f"-c {name}={value}" for name, value in _startup.items())

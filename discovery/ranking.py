@@ -65,4 +65,3 @@ class RankedBoard:
                     found.append(other)
             distance += 1
         return found
-
