@@ -12,7 +12,6 @@ own work is not counted (it runs in its own process); only this process's.
 
 import gc
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench import BOARD, copy_database, drop_database, settle_database, setup_django, use_database  # noqa: E402
+from benchmarks.instructions import counts_per_call  # noqa: E402
 
 CALLS = 20
 STEPS = ("request", "board_get", "intervals", "ranking", "page")  # the whole request, then its parts
@@ -81,15 +81,7 @@ def count(database_url: str) -> dict[str, float]:
          __file__, "--serve"],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
-    counts = {}
-    for dump in out_dir.glob("callgrind.out.*"):
-        text = dump.read_text(errors="replace")
-        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.MULTILINE) or re.search(
-            r"^desc: Trigger: dump (\S+)", text, re.MULTILINE
-        )
-        if trigger:
-            counts[trigger.group(1)] = int(re.search(r"^summary: (\d+)", text, re.MULTILINE).group(1)) / CALLS
-    return counts
+    return counts_per_call(out_dir, CALLS)
 
 
 def main() -> None:

@@ -72,6 +72,19 @@ def serve_under_callgrind() -> None:
             subprocess.run(["callgrind_control", f"--dump={name}", pid], check=True, capture_output=True)
 
 
+def counts_per_call(out_dir: Path, calls: int) -> dict[str, float]:
+    """Instructions per call of each dump `callgrind_control --dump=<name>` left in out_dir, by name."""
+    counts = {}
+    for dump in out_dir.glob("callgrind.out.*"):
+        text = dump.read_text(errors="replace")
+        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.MULTILINE) or re.search(
+            r"^desc: Trigger: dump (\S+)", text, re.MULTILINE
+        )
+        if trigger:
+            counts[trigger.group(1)] = int(re.search(r"^summary: (\d+)", text, re.MULTILINE).group(1)) / calls
+    return counts
+
+
 def main() -> None:
     import psycopg
 
@@ -107,14 +120,7 @@ def main() -> None:
         with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
-    counts = {}
-    for dump in out_dir.glob("callgrind.out.*"):
-        text = dump.read_text(errors="replace")
-        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.MULTILINE) or re.search(
-            r"^desc: Trigger: dump (\S+)", text, re.MULTILINE
-        )
-        if trigger and trigger.group(1) in CASES:
-            counts[trigger.group(1)] = int(re.search(r"^summary: (\d+)", text, re.MULTILINE).group(1)) / REQUESTS
+    counts = {name: count for name, count in counts_per_call(out_dir, REQUESTS).items() if name in CASES}
     bounds = json.loads(BOUNDS.read_text())
     baseline = counts["baseline"]
     print(f"{'case':<22}{'instructions/request':>22}{'ratio':>9}{'bound':>9}")
