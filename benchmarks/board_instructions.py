@@ -31,26 +31,20 @@ def serve_under_callgrind() -> None:
     import django
 
     django.setup()
-    from operator import add, itemgetter
-
     from django.test import Client, override_settings
 
-    from compare_api.stats import wilson_interval
     from discovery.ranking import RankedBoard
-    from discovery.selectors import COMMUNITY, board_get
-    from tools.models import Category
+    from discovery.selectors import COMMUNITY, board_get, interval_columns
 
-    category = Category.objects.get(slug=BOARD.rstrip("/").rsplit("/", 1)[1])
-    board = board_get(category=category.slug, metric=COMMUNITY)
+    category = BOARD.rstrip("/").rsplit("/", 1)[1]
+    board = board_get(category=category, metric=COMMUNITY)
     enough = list(board.ranked.keys)
-    ships = [key[2] for key in enough]
-    intervals = [wilson_interval(ship, ship + skip) for _, _, ship, skip in enough]
-    lows, highs = list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals))
+    lows, highs = interval_columns(enough)
     client = Client(HTTP_HOST="127.0.0.1")
     steps = {
         "request": lambda: client.get(BOARD),
-        "board_get": lambda: board_get(category=category.slug, metric=COMMUNITY),
-        "intervals": lambda: list(map(wilson_interval, ships, map(add, ships, map(itemgetter(3), enough)))),
+        "board_get": lambda: board_get(category=category, metric=COMMUNITY),
+        "intervals": lambda: interval_columns(enough),
         "ranking": lambda: RankedBoard(enough, lows, highs),
         "page": lambda: board.page_document(list(range(min(25, len(board))))),
     }

@@ -173,7 +173,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # disks; this database is small enough to live in memory, where 1.1 is the usual value.
     # It decides the leaderboards' read: at 4 the planner sorts a category's tools by name on
     # every board, once votes have scattered the rows (each vote rewrites its tool's row), rather
-    # than walk the (category, name) index it already has; 1.1 walks the index. Empty: the server's.
+    # than walk the (category, name, id) index; 1.1 walks the index. Empty: the server's.
     if random_page_cost := env.str("DB_RANDOM_PAGE_COST", default="1.1"):
         if not re.fullmatch(r"\d+(\.\d+)?", random_page_cost):
             raise ImproperlyConfigured(

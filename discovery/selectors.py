@@ -166,11 +166,16 @@ def board_get(*, category: str | None, metric: str) -> Board:
     enough = [row for row in rows if row[2] + row[3] >= least]
     # Not ranked yet: the nearest to ranking first, then by name (the query's order).
     unranked = sorted((row for row in rows if row[2] + row[3] < least), key=lambda row: -(row[2] + row[3]))
-    # Whole columns through map (C loops; zip(*rows) would build a tuple per column of all rows).
-    ships = list(map(itemgetter(2), enough))
-    intervals = list(map(wilson_interval, ships, map(add, ships, map(itemgetter(3), enough))))
-    ranked = RankedBoard(enough, list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals)))
-    return Board(metric, category_document, ranked, unranked)
+    return Board(metric, category_document, RankedBoard(enough, *interval_columns(enough)), unranked)
+
+
+def interval_columns(rows: Sequence[tuple]) -> tuple[list[float], list[float]]:
+    """The Wilson lower and upper bounds of (id, slug, ship, skip) rows, as two columns.
+
+    Whole columns through map (C loops; zip(*rows) would build a tuple per column of all rows)."""
+    ships = list(map(itemgetter(2), rows))
+    intervals = list(map(wilson_interval, ships, map(add, ships, map(itemgetter(3), rows))))
+    return list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals))
 
 
 @dataclass(frozen=True, slots=True)
