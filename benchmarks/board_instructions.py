@@ -23,7 +23,7 @@ from benchmarks.bench import BOARD, copy_database, drop_database, settle_databas
 from benchmarks.instructions import counts_per_call  # noqa: E402
 
 CALLS = 20
-STEPS = ("request", "board_get", "intervals", "ranking", "page")  # the whole request, then its parts
+STEPS = ("request", "board_get", "columns", "intervals", "ranking", "page")  # the whole request, then its parts
 
 
 def serve_under_callgrind() -> None:
@@ -31,21 +31,25 @@ def serve_under_callgrind() -> None:
     import django
 
     django.setup()
+    import numpy as np
     from django.test import Client, override_settings
 
+    from compare_api.stats import wilson_columns
     from discovery.ranking import RankedBoard
-    from discovery.selectors import COMMUNITY, board_get, interval_columns
+    from discovery.selectors import COMMUNITY, board_get, counter_columns, min_total
 
     category = BOARD.rstrip("/").rsplit("/", 1)[1]
     board = board_get(category=category, metric=COMMUNITY)
-    enough = list(board.ranked.keys)
-    lows, highs = interval_columns(enough)
+    ships, totals = counter_columns(board.rows)
+    enough = np.flatnonzero(totals >= min_total(COMMUNITY))
+    lows, highs = wilson_columns(ships[enough], totals[enough])
     client = Client(HTTP_HOST="127.0.0.1")
     steps = {
         "request": lambda: client.get(BOARD),
         "board_get": lambda: board_get(category=category, metric=COMMUNITY),
-        "intervals": lambda: interval_columns(enough),
-        "ranking": lambda: RankedBoard(enough, lows, highs),
+        "columns": lambda: counter_columns(board.rows),
+        "intervals": lambda: wilson_columns(ships[enough], totals[enough]),
+        "ranking": lambda: RankedBoard(board.rows, lows, highs, members=enough),
         "page": lambda: board.page_document(list(range(min(25, len(board))))),
     }
     assert len(board) == 1000, len(board)

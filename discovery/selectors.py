@@ -11,8 +11,9 @@ alternatives four, whatever the page or the catalog's size.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from operator import add, itemgetter
+from operator import itemgetter
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -20,8 +21,8 @@ from rest_framework.fields import DateTimeField
 
 from compare_api.compiled import CompiledQuery
 from compare_api.slugs import COMPARISON_SEPARATOR
-from compare_api.stats import RANKING_METHOD, Tally, wilson_interval
-from discovery.ranking import RankedBoard
+from compare_api.stats import RANKING_METHOD, Tally, wilson_columns, wilson_interval
+from discovery.ranking import RankedBoard, RankedEntry
 from reviews.models import Comparison
 from tools.models import COMMUNITY_COUNTERS, PANEL_COUNTERS, Category, Tool
 from tools.serializers import TOOL_COLUMNS, tool_document
@@ -80,11 +81,20 @@ class Board(Sequence):
     """A leaderboard's entries in order, the ranked tools then those not ranked yet; an entry's
     document (with its ties, found on the whole board) is built only for the page asked for."""
 
-    def __init__(self, metric: str, category: dict | None, ranked: RankedBoard, unranked: list[tuple]) -> None:
+    def __init__(
+        self,
+        metric: str,
+        category: dict | None,
+        rows: Sequence[tuple],
+        totals: np.ndarray,
+        ranked: RankedBoard,
+        unranked: list[int],
+    ) -> None:
         self.metric = metric
         self.category = category
-        self.ranked = ranked
-        self.unranked = unranked
+        self.rows, self.totals = rows, totals  # (id, slug, ship, skip) of every candidate; ship + skip
+        self.ranked = ranked  # ranks rows
+        self.unranked = unranked  # where in rows the others are, in board order
 
     def __len__(self) -> int:
         return len(self.ranked) + len(self.unranked)
@@ -113,7 +123,7 @@ class Board(Sequence):
                 "number of tools whose 95% interval lies entirely above its own, so tools that cannot be "
                 "told apart share a rank; within a rank, the higher lower bound is listed first."
             )
-        most = max((ship + skip for _, _, ship, skip in self.ranked.keys), default=0)
+        most = int(self.totals[self.ranked.order].max(initial=0))
         example = wilson_interval(most, most)
         honest = f" Even {most} ship of {most} is only known to lie in [{example[0]}, {example[1]}]." if example else ""
         return (
@@ -125,21 +135,19 @@ class Board(Sequence):
     def page_document(self, positions: list[int]) -> list[dict]:
         """The entries at these positions, with the tools' documents (one query)."""
         ranked = len(self.ranked)
-        rows = [self.ranked.keys[p] if p < ranked else self.unranked[p - ranked] for p in positions]
-        documents = _documents([row[0] for row in rows])
+        # The ranked come before the unranked on the board, and so on any page.
+        entries = self.ranked.entries([p for p in positions if p < ranked])
+        entries += [RankedEntry(self.rows[self.unranked[p - ranked]], None, 0, []) for p in positions if p >= ranked]
+        documents = _documents([entry.key[0] for entry in entries])
         results = []
-        for position, (id, _, ship, skip) in zip(positions, rows, strict=True):
-            if position < ranked:
-                tied = [self.ranked.keys[other][1] for other in self.ranked.tied_with(position)]
-                rank, status, tied_count = self.ranked.ranks[position], RANKED, self.ranked.tied_count(position)
-            else:
-                tied, rank, status, tied_count = [], None, UNRANKED_STATUS[self.metric], 0
+        for entry in entries:
+            id, _, ship, skip = entry.key
             results.append(
                 {
-                    "rank": rank,
-                    "status": status,
-                    "tied_with": tied,
-                    "tied_count": tied_count,
+                    "rank": entry.rank,
+                    "status": RANKED if entry.rank is not None else UNRANKED_STATUS[self.metric],
+                    "tied_with": [slug for _, slug, _, _ in entry.tied_with],
+                    "tied_count": entry.tied_count,
                     "tally": Tally(ship, skip).as_dict(),
                     "tool": documents[id],
                 }
@@ -162,20 +170,24 @@ def board_get(*, category: str | None, metric: str) -> Board:
         category_document = {"slug": found["slug"], "name": found["name"]}
         rows = CATEGORY_COUNTERS[metric].rows(category_id=found["id"])
 
+    ships, totals = counter_columns(rows)
     least = max(1, min_total(metric))
-    enough = [row for row in rows if row[2] + row[3] >= least]
+    enough = np.flatnonzero(totals >= least)
     # Not ranked yet: the nearest to ranking first, then by name (the query's order).
-    unranked = sorted((row for row in rows if row[2] + row[3] < least), key=lambda row: -(row[2] + row[3]))
-    return Board(metric, category_document, RankedBoard(enough, *interval_columns(enough)), unranked)
+    waiting = np.flatnonzero(totals < least)
+    unranked = waiting[np.argsort(-totals[waiting], kind="stable")].tolist()
+    lows, highs = wilson_columns(ships[enough], totals[enough])
+    return Board(metric, category_document, rows, totals, RankedBoard(rows, lows, highs, members=enough), unranked)
 
 
-def interval_columns(rows: Sequence[tuple]) -> tuple[list[float], list[float]]:
-    """The Wilson lower and upper bounds of (id, slug, ship, skip) rows, as two columns.
+def counter_columns(rows: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """The ships and the totals of (id, slug, ship, skip) rows, as two columns.
 
-    Whole columns through map (C loops; zip(*rows) would build a tuple per column of all rows)."""
-    ships = list(map(itemgetter(2), rows))
-    intervals = list(map(wilson_interval, ships, map(add, ships, map(itemgetter(3), rows))))
-    return list(map(itemgetter(0), intervals)), list(map(itemgetter(1), intervals))
+    Every candidate's counters go through the same steps, whether it has votes or not, so a
+    board costs the same at 0 votes as at a million but for the ranked tools' sorts."""
+    ships = np.fromiter(map(itemgetter(2), rows), dtype=np.int64, count=len(rows))
+    skips = np.fromiter(map(itemgetter(3), rows), dtype=np.int64, count=len(rows))
+    return ships, ships + skips
 
 
 @dataclass(frozen=True, slots=True)
