@@ -100,7 +100,7 @@ def main() -> None:
         "DEBUG": "0",
         "PUBLIC_BASE_URL": "http://127.0.0.1",
         "REDIS_URL": "",  # local memory: no sockets in the counted path
-        **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "VOTER", "VOTES")},
+        **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "BADGE", "VOTER", "VOTES")},
         "PYTHONPATH": str(ROOT),
     }
     out_dir = Path(tempfile.mkdtemp(prefix="callgrind-"))
