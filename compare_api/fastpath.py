@@ -83,15 +83,16 @@ class CachedReadMiddleware:
         now = time.time()
         window = int(now // period)
         client = f"ip:{client_ident(request)}"
-        counter = cache.make_and_validate_key(window_key(scope, client, window))
+        # make_key, not make_and_validate_key: memcached's key checks only warn, and Redis takes any key.
+        counter = cache.make_key(window_key(scope, client, window))
         # A document kept as facts and tallies (caching.tally_versions) is two entries, the facts under
         # the catalog's token alone; any other, one entry under every version it shows.
         tally_names = caching.tally_versions(request.path, request.GET)
         names = caching.versions_for(request.path) if tally_names is None else [caching.CATALOG, *tally_names]
-        keys = [cache.make_and_validate_key(caching.version_key(name)) for name in names]
+        keys = [cache.make_key(caching.version_key(name)) for name in names]
         doc_key = caching.doc_key_for(request.get_full_path())
         entry_keys = [doc_key] if tally_names is None else [doc_key, caching.tallies_key_for(doc_key)]
-        entry_keys = [cache.make_and_validate_key(key) for key in entry_keys]
+        entry_keys = [cache.make_key(key) for key in entry_keys]
         try:
             with cache._cache.get_client(counter, write=True).pipeline(transaction=False) as pipe:
                 queue_window_counts(pipe, [counter], period + 1)
