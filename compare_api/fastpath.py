@@ -1,7 +1,7 @@
 """Anonymous reads of cached documents, answered before Django REST framework runs.
 
 Most traffic is anonymous reads of documents that have not changed. With Redis,
-this middleware answers them in one round trip: a single pipeline counts the
+this middleware answers them in one round trip: one batch of commands counts the
 request against the client's per-IP limit (the same counter TierRateThrottle
 uses) and fetches the current version tokens with the cached entry. A fresh
 entry is the response (or a 304). A document kept as facts and tallies
@@ -26,10 +26,9 @@ from compare_api.throttling import (
     RateLimit,
     anonymous_scope,
     client_ident,
+    count_and_get,
     parse_rate,
-    queue_window_counts,
     record,
-    window_counts,
     window_key,
     window_reset,
 )
@@ -76,7 +75,7 @@ class CachedReadMiddleware:
     def _answer(self, request: HttpRequest) -> HttpResponse | None:
         cache = caches["default"]
         if not isinstance(cache, RedisCache) or settings.API_DEPRECATIONS:
-            # Only Redis can count and fetch in one pipeline; deprecation headers are the view path's business.
+            # Only Redis can count and fetch in one round trip; deprecation headers are the view path's business.
             return None
         scope = anonymous_scope(request.path)
         limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
@@ -94,11 +93,8 @@ class CachedReadMiddleware:
         entry_keys = [doc_key] if tally_names is None else [doc_key, caching.tallies_key_for(doc_key)]
         entry_keys = [cache.make_key(key) for key in entry_keys]
         try:
-            with cache._cache.get_client(counter, write=True).pipeline(transaction=False) as pipe:
-                queue_window_counts(pipe, [counter], period + 1)
-                pipe.mget([*keys, *entry_keys])
-                *counted, values = pipe.execute()
-            (count,) = window_counts(counted, 1)
+            redis = cache._cache.get_client(counter, write=True)
+            (count,), values = count_and_get(redis, [counter], period + 1, [*keys, *entry_keys])
         except Exception as exc:
             # Open the breaker here, so the view that answers instead does not wait on Redis again.
             caching.breaker.failed(exc, "fast path skipped")

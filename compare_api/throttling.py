@@ -38,7 +38,8 @@ from compare_api import metrics
 from compare_api.caching import breaker
 
 if TYPE_CHECKING:  # DRF's views import this module through DEFAULT_THROTTLE_CLASSES
-    from redis.client import Pipeline
+    from redis import Redis
+    from redis.connection import Connection
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
@@ -128,32 +129,48 @@ def window_reset(now: float, period: int) -> int:
     return max(1, math.ceil((int(now // period) + 1) * period - now))
 
 
-def queue_window_counts(pipe: Pipeline, keys: list[str], timeout: int) -> None:
+def count_and_get(client: Redis, counters: list[str], timeout: int, keys: list[str] = ()) -> tuple[list, list]:
     """The one way a request is counted in its window counters on Redis, used by the
-    throttles and the fast path alike: queued on a pipeline, so it shares the caller's
-    round trip. Each key adds two results (the new count, then EXPIRE's), so the counts
-    are `window_counts(results, len(keys))`.
+    throttles and the fast path alike: adds one to each counter and reads `keys` (None
+    where missing), in one round trip. Returns the new counts and the values read.
 
     INCR, then EXPIRE NX: the expiry is set only where there is none, so the pair needs
     no MULTI or script to be safe under concurrency: if one request's EXPIRE were lost,
-    the next request in the window sets it.
+    the next request in the window sets it. (A script would do it in one command, but
+    costs Redis 15 µs a call against 1.5 for the three commands.)
+
+    The commands go out together on one of the pool's connections, with the pool's
+    retry on a dropped connection, as a redis-py pipeline sends them; the pipeline's
+    own objects and reply callbacks cost a cached read ~30 µs of Python for nothing.
     """
-    for key in keys:
-        pipe.incr(key)
-        pipe.expire(key, timeout, nx=True)
+    commands = [command for key in counters for command in (("INCR", key), ("EXPIRE", key, timeout, "NX"))]
+    if keys:
+        commands.append(("MGET", *keys))
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        replies = connection.retry.call_with_retry(
+            lambda: _send_all(connection, commands), lambda error: connection.disconnect()
+        )
+    except BaseException:
+        connection.disconnect()  # replies may be left unread on it
+        raise
+    finally:
+        pool.release(connection)
+    return replies[0 : 2 * len(counters) : 2], replies[-1] if keys else []
 
 
-def window_counts(results: list, count: int) -> list[int]:
-    return results[0 : 2 * count : 2]
+def _send_all(connection: Connection, commands: list[tuple]) -> list:
+    connection.send_packed_command(connection.pack_commands(commands))
+    return [connection.read_response() for _ in commands]
 
 
 def _increment(cache: BaseCache, keys: list[str], timeout: int) -> list[int]:
     """Add one to each window counter, atomically, in one round trip; returns the new counts."""
     if isinstance(cache, RedisCache):  # Django's, or ours in compare_api.cache
         full_keys = [cache.make_key(key) for key in keys]  # ours: no need for memcached's key checks
-        with cache._cache.get_client(full_keys[0], write=True).pipeline(transaction=False) as pipe:
-            queue_window_counts(pipe, full_keys, timeout)
-            return window_counts(pipe.execute(), len(full_keys))
+        counts, _ = count_and_get(cache._cache.get_client(full_keys[0], write=True), full_keys, timeout)
+        return counts
     counts = []
     for key in keys:
         cache.add(key, 0, timeout=timeout)

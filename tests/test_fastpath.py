@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
+import redis
 from rest_framework.views import APIView
 
 from compare_api import caching
@@ -45,6 +46,17 @@ def test_each_request_is_counted_once_whichever_path_answers(api, redis_cache) -
     assert [a["RateLimit-Remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
     assert answers[-1].json()["errors"][0]["code"] == "throttled"
     assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+
+
+def test_connections_redis_dropped_are_replaced_and_the_request_counted_once(api, redis_cache, settings) -> None:
+    assert [api.get(URL)["RateLimit-Remaining"] for _ in range(2)] == ["4", "3"]
+    with redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]) as admin:
+        # As after a Redis restart or an idle timeout: the pooled connections are dead.
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    after = api.get(URL)
+    assert after.status_code == 200
+    assert after["RateLimit-Remaining"] == "2"
+    assert caching.breaker.available()  # the pool made a new connection: Redis did not fail
 
 
 def test_a_vote_makes_the_next_read_fresh(api, redis_cache, django_capture_on_commit_callbacks) -> None:
