@@ -1,0 +1,108 @@
+"""Microseconds per request of the anonymous cached reads, in-process, against real PostgreSQL and Redis.
+
+    .venv/bin/python benchmarks/fastpath_timing.py      (~1 min; not in `make bench`)
+
+Prepares a fresh PostgreSQL database with the seed comparison and a private Redis,
+then calls Django's WSGI handler directly (no server, no sockets but the database's
+and Redis's) for the bare baseline view, the cached comparison and the cached
+overall leaderboard, in interleaved batches of 1,000. Prints the best batch of each,
+and each read's time over the bare view's: the fast path's own cost. Wall-clock
+through a server drifts too much on a shared machine to show a change of ~10% of
+that overhead; the best of interleaved in-process batches does.
+"""
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHS = {
+    "baseline": "/bench/baseline/",
+    "comparison_cached": "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/",
+    "leaderboard": "/api/v1/leaderboards/",
+}
+BATCHES, BATCH = 9, 1000
+
+
+def time_requests() -> None:
+    """The measured process: warm each path, then time interleaved batches."""
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.client import RequestFactory
+
+    handler, factory = WSGIHandler(), RequestFactory()
+
+    def call(path: str) -> None:
+        environ = factory.get(path, HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1").environ
+        environ["wsgi.input"] = io.BytesIO(b"")
+        statuses = []
+        body = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        b"".join(body)
+        body.close()
+        assert statuses == ["200 OK"], (path, statuses)
+
+    for path in PATHS.values():
+        for _ in range(100):  # the cached documents, compiled queries, prepared statements
+            call(path)
+    best = dict.fromkeys(PATHS, float("inf"))
+    for _ in range(BATCHES):
+        for name, path in PATHS.items():
+            started = time.perf_counter()
+            for _ in range(BATCH):
+                call(path)
+            best[name] = min(best[name], (time.perf_counter() - started) / BATCH * 1e6)
+    print(f"{'case':<20}{'µs/request':>12}{'over baseline':>15}")
+    for name, micros in best.items():
+        print(f"{name:<20}{micros:>12.1f}{micros - best['baseline']:>15.1f}")
+
+
+def main() -> None:
+    import psycopg
+
+    server_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
+    name = f"bench_fastpath_{os.getpid()}"
+    settings = {
+        "DATABASE_URL": server_url + name,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "SECRET_KEY": "benchmark-only",
+        "DEBUG": "0",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+    }
+    os.environ.update(settings)  # tests.helpers (the private Redis) needs Django set up
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from tests.helpers import RedisServer
+
+    redis = RedisServer()
+    redis.start()
+    with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "REDIS_URL": redis.url,
+        **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "BADGE", "VOTER", "VOTES")},
+        "PYTHONPATH": str(ROOT),
+        "PYTHONWARNINGS": "ignore",  # no collected static files: whitenoise says so on start
+    }
+    try:
+        for command in (["migrate", "--verbosity", "0"], ["seed", "--verbosity", "0"]):
+            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, __file__, "--time"], cwd=ROOT, env=env, check=True)
+    finally:
+        redis.stop()
+        with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--time"]:
+        time_requests()
+    else:
+        main()
