@@ -621,6 +621,9 @@ def fault_redis_down(report: Report, load: Load, redis: PrivateRedis, port: int,
     etag = first.response.headers.get("etag", "")
     again = request(port, "GET", COMPARISON, If_None_Match=etag)
     report.promise(first.status == 200 and again.status == 304, f"If-None-Match still gets a 304 ({again.status})")
+    if first.status == 200 and again.status == 200:
+        same = again.body == first.response.body
+        report.line(f"    ETag {etag}, then {again.headers.get('etag')}; the same bytes: {same}")
     vote_check(report, load, port, "redis-down-quiet", tool=RIGHT)
 
 

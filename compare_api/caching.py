@@ -270,7 +270,9 @@ def _split(document: object, tallied: Tallied) -> tuple[tuple[bytes, ...], tuple
         for tool, community in zip(tools, communities, strict=True):
             tool["community"] = community
     assert len(segments) == len(tools) + 1, "a tally hole appeared in the facts"
-    digest = hashlib.blake2b(_HOLE_BYTES.join(segments), digest_size=16).digest()
+    # Joined with NUL, which rendered JSON never holds (it escapes it), not with the hole: the
+    # hole's nonce differs between processes, and the same bytes must get the same ETag in every one.
+    digest = hashlib.blake2b(b"\x00".join(segments), digest_size=16).digest()
     return segments, tuple(tool["slug"] for tool in tools), tuple(map(render_json, communities)), digest
 
 
