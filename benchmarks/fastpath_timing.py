@@ -62,19 +62,10 @@ def time_requests() -> None:
 
 
 def main() -> None:
-    import psycopg
-
-    server_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
-    name = f"bench_fastpath_{os.getpid()}"
-    settings = {
-        "DATABASE_URL": server_url + name,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "SECRET_KEY": "benchmark-only",
-        "DEBUG": "0",
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-    }
-    os.environ.update(settings)  # tests.helpers (the private Redis) needs Django set up
     sys.path.insert(0, str(ROOT))
+    from benchmarks.seeded import SETTINGS, seeded_database
+
+    os.environ.update(SETTINGS)  # tests.helpers (the private Redis) needs Django set up
     import django
 
     django.setup()
@@ -82,23 +73,12 @@ def main() -> None:
 
     redis = RedisServer()
     redis.start()
-    with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "REDIS_URL": redis.url,
-        **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "BADGE", "VOTER", "VOTES")},
-        "PYTHONPATH": str(ROOT),
-        "PYTHONWARNINGS": "ignore",  # no collected static files: whitenoise says so on start
-    }
     try:
-        for command in (["migrate", "--verbosity", "0"], ["seed", "--verbosity", "0"]):
-            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
-        subprocess.run([sys.executable, __file__, "--time"], cwd=ROOT, env=env, check=True)
+        # PYTHONWARNINGS: no collected static files, which whitenoise says on start.
+        with seeded_database("bench_fastpath", REDIS_URL=redis.url, PYTHONWARNINGS="ignore") as env:
+            subprocess.run([sys.executable, __file__, "--time"], cwd=ROOT, env=env, check=True)
     finally:
         redis.stop()
-        with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 if __name__ == "__main__":

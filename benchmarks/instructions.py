@@ -86,39 +86,19 @@ def counts_per_call(out_dir: Path, calls: int) -> dict[str, float]:
 
 
 def main() -> None:
-    import psycopg
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.seeded import seeded_database
 
-    server_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
-    name = f"bench_instructions_{os.getpid()}"
-    with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": server_url + name,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "SECRET_KEY": "benchmark-only",
-        "DEBUG": "0",
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-        "REDIS_URL": "",  # local memory: no sockets in the counted path
-        **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "BADGE", "VOTER", "VOTES")},
-        "PYTHONPATH": str(ROOT),
-    }
     out_dir = Path(tempfile.mkdtemp(prefix="callgrind-"))
-    # Metrics as under gunicorn (gunicorn.conf.py): written to per-process files, which costs more
-    # than counting in memory.
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(out_dir / "metrics")
     (out_dir / "metrics").mkdir()
-    try:
-        for command in (["migrate", "--verbosity", "0"], ["seed", "--verbosity", "0"]):
-            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
+    # REDIS_URL empty: local memory, no sockets in the counted path. Metrics as under gunicorn
+    # (gunicorn.conf.py): written to per-process files, which costs more than counting in memory.
+    with seeded_database("bench_instructions", REDIS_URL="", PROMETHEUS_MULTIPROC_DIR=str(out_dir / "metrics")) as env:
         subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/callgrind.out", sys.executable,
              __file__, "--serve"],
             cwd=ROOT, env=env, check=True, capture_output=True,
         )  # fmt: skip
-    finally:
-        with psycopg.connect(server_url + "postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
     counts = {name: count for name, count in counts_per_call(out_dir, REQUESTS).items() if name in CASES}
     bounds = json.loads(BOUNDS.read_text())

@@ -23,6 +23,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -129,7 +130,7 @@ def window_reset(now: float, period: int) -> int:
     return max(1, math.ceil((int(now // period) + 1) * period - now))
 
 
-def count_and_get(client: Redis, counters: list[str], timeout: int, keys: list[str] = ()) -> tuple[list, list]:
+def count_and_get(client: Redis, counters: list[str], timeout: int, keys: Sequence[str] = ()) -> tuple[list, list]:
     """The one way a request is counted in its window counters on Redis, used by the
     throttles and the fast path alike: adds one to each counter and reads `keys` (None
     where missing), in one round trip. Returns the new counts and the values read.
