@@ -12,26 +12,15 @@ Redis or the database unreachable — goes on to the view as usual, which then
 does not count the request a second time.
 """
 
-import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
-from rest_framework.settings import api_settings
 
 from compare_api import caching, metrics
 from compare_api.cache import RedisCache
-from compare_api.throttling import (
-    RateLimit,
-    anonymous_scope,
-    client_ident,
-    count_and_get,
-    parse_rate,
-    record,
-    window_key,
-    window_reset,
-)
+from compare_api.throttling import anonymous_scope, client_ident, precount
 
 CACHED_PREFIXES = ("/api/v1/",)
 # Never from the cache: a draft's preview is built for each request (reviews.views.PreviewView).
@@ -43,7 +32,7 @@ _MEDIA_TYPES = {".svg": ("image/svg+xml", "image/*", "*/*")}
 _JSON = ("application/json", "application/*", "*/*")
 
 
-def _accepts(path: str, accept: str | None) -> bool:
+def accepts(path: str, accept: str | None) -> bool:
     # Anything else goes to the view, which answers 406 as DRF's content negotiation does
     # (an absent Accept means */*; a present but empty one accepts nothing).
     kinds = _MEDIA_TYPES.get(path[path.rfind(".") :], _JSON)  # no dot: the last character, so JSON
@@ -63,7 +52,7 @@ class CachedReadMiddleware:
             # it sets the caller's limit and may be refused; only anonymous reads are answered here.
             and "HTTP_AUTHORIZATION" not in request.META
             and "HTTP_X_API_KEY" not in request.META
-            and _accepts(request.path, request.META.get("HTTP_ACCEPT"))
+            and accepts(request.path, request.META.get("HTTP_ACCEPT"))
             and settings.DOCUMENT_CACHE
             and caching.breaker.available()
         ):
@@ -77,13 +66,6 @@ class CachedReadMiddleware:
         if not isinstance(cache, RedisCache) or settings.API_DEPRECATIONS:
             # Only Redis can count and fetch in one round trip; deprecation headers are the view path's business.
             return None
-        scope = anonymous_scope(request.path)
-        limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
-        now = time.time()
-        window = int(now // period)
-        client = f"ip:{client_ident(request)}"
-        # make_key, not make_and_validate_key: memcached's key checks only warn, and Redis takes any key.
-        counter = cache.make_key(window_key(scope, client, window))
         # A document kept as facts and tallies (caching.tally_versions) is two entries, the facts under
         # the catalog's token alone; any other, one entry under every version it shows.
         tally_names = caching.tally_versions(request.path, request.GET)
@@ -92,18 +74,14 @@ class CachedReadMiddleware:
         doc_key = caching.doc_key_for(request.get_full_path())
         entry_keys = [doc_key] if tally_names is None else [doc_key, caching.tallies_key_for(doc_key)]
         entry_keys = [cache.make_key(key) for key in entry_keys]
+        limits = [(anonymous_scope(request.path), f"ip:{client_ident(request)}")]
         try:
-            redis = cache._cache.get_client(counter, write=True)
-            (count,), values = count_and_get(redis, [counter], period + 1, [*keys, *entry_keys])
+            within, values = precount(request, cache, limits, [*keys, *entry_keys])
         except Exception as exc:
             # Open the breaker here, so the view that answers instead does not wait on Redis again.
             caching.breaker.failed(exc, "fast path skipped")
             return None
-        rate_limit = RateLimit(limit=limit, remaining=max(0, limit - count), reset=window_reset(now, period))
-        # The view must not count this request again.
-        request.precounted = {(scope, client): count}
-        record(request, rate_limit)
-        if count > limit:
+        if not within:
             return None  # the view answers the 429 in the usual shape
         loads = cache._cache._serializer.loads
         values = [None if value is None else loads(value) for value in values]
@@ -132,7 +110,8 @@ class CachedReadMiddleware:
         request.fast_path = True  # for the metrics' route label (compare_api.operations)
         metrics.count_cache_lookup("fastpath", result)
         response = caching.respond(request, body, etag, *headers)
-        for name, value in rate_limit.headers.items():
+        rate_limit = getattr(request, "rate_limit", None)  # None: no anonymous limit configured
+        for name, value in rate_limit.headers.items() if rate_limit else ():
             response[name] = value
         return response
 

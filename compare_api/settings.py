@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "compare_api.middleware.DatabaseUnavailableMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "compare_api.fastpath.CachedReadMiddleware",
+    "votes.fastpath.VoteWriteMiddleware",  # a well-formed vote, answered before DRF (votes/fastpath.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -161,6 +161,30 @@ def count_and_get(client: Redis, counters: list[str], timeout: int, keys: Sequen
     return replies[0 : 2 * len(counters) : 2], replies[-1] if keys else []
 
 
+def precount(
+    request: HttpRequest, cache: RedisCache, limits: Sequence[tuple[str, str]], keys: Sequence[str] = ()
+) -> tuple[bool, list]:
+    """Counts a request against its (scope, client) limits before any view runs (the fast
+    paths), reading `keys` (full cache keys) in the same round trip. Each limit's count is
+    kept on the request (`precounted`), so the throttles never count it a second time, and
+    its RateLimit recorded for the headers. Returns whether the request is within every
+    limit, and the values read. Raises what Redis raises."""
+    now = time.time()
+    configured = api_settings.DEFAULT_THROTTLE_RATES
+    rates = [(scope, client, *parse_rate(configured[scope])) for scope, client in limits if configured.get(scope)]
+    # make_key, not make_and_validate_key: memcached's key checks only warn, and Redis takes any key.
+    counters = [cache.make_key(window_key(scope, client, int(now // period))) for scope, client, _, period in rates]
+    redis = cache._cache.get_client(write=True)
+    counts, values = count_and_get(redis, counters, max((period for *_, period in rates), default=0) + 1, keys)
+    precounted = request.__dict__.setdefault("precounted", {})
+    within = True
+    for (scope, client_key, limit, period), count in zip(rates, counts, strict=True):
+        precounted[scope, client_key] = count
+        record(request, RateLimit(limit=limit, remaining=max(0, limit - count), reset=window_reset(now, period)))
+        within = within and count <= limit
+    return within, values
+
+
 def _send_all(connection: Connection, commands: list[tuple]) -> list:
     connection.send_packed_command(connection.pack_commands(commands))
     return [connection.read_response() for _ in commands]

@@ -1,0 +1,128 @@
+"""Votes cast with a voter token, answered before Django REST framework runs.
+
+A vote is the API's hot write, and most of its Python went to DRF's machinery
+(the request wrapper, negotiation, the authentication, permission and throttle
+classes, exception handling, rendering) rather than to the vote. This middleware
+does for a well-formed `PUT /api/v1/tools/<slug>/vote/` what VoteView.put does,
+in the same order and through the same code: the token (votes.auth.valid_token,
+one query), the voter's limits (one Redis round trip, the counters the throttles
+keep), the vote (votes.services.vote_cast: one statement on PostgreSQL), and the
+same document with the same headers. Anything else goes on to the view, which
+answers it in the usual shape and does not count the request a second time:
+another method, a body other than a JSON object with a valid `verdict`, a token
+it does not accept, a limit reached, an unknown or busy tool, Redis or the
+database failing.
+"""
+
+import functools
+import re
+from collections.abc import Callable
+
+import orjson
+from django.conf import settings
+from django.core.cache import caches
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+
+from compare_api import caching
+from compare_api.cache import RedisCache
+from compare_api.fastpath import accepts
+from compare_api.renderers import render_json
+from compare_api.throttling import VoteRateThrottle, precount
+from tools.models import Tool, Verdict
+from votes import services
+from votes.auth import valid_token
+from votes.views import VoteView, vote_document
+
+# Django's <slug:slug>, as votes/urls.py routes it.
+VOTE_PATH = re.compile(r"/api/v1/tools/([-a-zA-Z0-9_]+)/vote/")
+# A vote's body is `{"verdict": "ship"}`: anything longer is not one this path takes.
+MAX_BODY = 256
+JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
+
+
+@functools.cache
+def _allow() -> str:
+    """The view's Allow header (HEAD comes with GET when a view is set up for a request)."""
+    view = VoteView()
+    view.setup(HttpRequest())
+    return ", ".join(view.allowed_methods)
+
+
+def _verdict(request: HttpRequest) -> str | None:
+    """The verdict a vote's JSON body names, or None for any body the view should judge."""
+    meta = request.META
+    length = meta.get("CONTENT_LENGTH", "")
+    if meta.get("CONTENT_TYPE", "").lower() not in JSON_TYPES or not length.isdigit() or int(length) > MAX_BODY:
+        return None
+    try:
+        payload = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        return None
+    verdict = payload.get("verdict") if type(payload) is dict else None
+    return verdict if type(verdict) is str and verdict in Verdict.values else None
+
+
+class VoteWriteMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "PUT" and (match := VOTE_PATH.fullmatch(request.path_info)):
+            response = self._answer(request, match[1])
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+    def _answer(self, request: HttpRequest, slug: str) -> HttpResponse | None:
+        meta = request.META
+        scheme, _, token = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
+        cache = caches["default"]
+        if (
+            scheme != "Bearer"
+            # DRF turns an X-API-Key away from a vote; the view says so.
+            or "HTTP_X_API_KEY" in meta
+            or not accepts(request.path, meta.get("HTTP_ACCEPT"))
+            # Only Redis counts the limits in one round trip; deprecation headers are the view path's business.
+            or not isinstance(cache, RedisCache)
+            or settings.API_DEPRECATIONS
+            or not caching.breaker.available()
+        ):
+            return None
+        verdict = _verdict(request)
+        if verdict is None:
+            return None
+        try:
+            auth_token = valid_token(token.encode("latin-1"))
+        except (DatabaseError, UnicodeEncodeError):
+            return None
+        # Refused, expired or inactive: the view answers the 401 and counts the failure.
+        if auth_token is None or not auth_token.user.is_active:
+            return None
+        voter = auth_token.user
+        # What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
+        limits = [("voter", f"user:{voter.pk}"), (VoteRateThrottle.scope, f"user:{voter.pk}")]
+        try:
+            within, _ = precount(request, cache, limits)
+        except Exception as exc:
+            # Open the breaker here, so the view that answers instead does not wait on Redis again.
+            caching.breaker.failed(exc, "vote fast path skipped")
+            return None
+        if not within:
+            return None  # the view answers the 429 in the usual shape
+        try:
+            result = services.vote_cast(voter=voter, slug=slug, verdict=verdict)
+        except (Tool.DoesNotExist, services.ToolBusy, DatabaseError):
+            # A vote that did not happen (it is one statement, or one transaction): the view tries it
+            # again and answers the 404 or 503, as PUT may be repeated.
+            return None
+        body = render_json(vote_document(slug, result.vote, result.community))
+        response = HttpResponse(body, status=201 if result.created else 200, content_type="application/json")
+        # What the view's answer carries from DRF and the middleware after this one.
+        response["Allow"] = _allow()
+        response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+        response["Content-Length"] = str(len(body))
+        for name, value in request.rate_limit.headers.items():
+            response[name] = value
+        request.fast_path = True  # for the metrics' route label (compare_api.operations)
+        return response
