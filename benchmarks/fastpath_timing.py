@@ -1,17 +1,19 @@
-"""Microseconds per request of the anonymous cached reads, in-process, against real PostgreSQL and Redis.
+"""Microseconds per request of the fast paths, in-process, against real PostgreSQL and Redis.
 
     .venv/bin/python benchmarks/fastpath_timing.py      (~1 min; not in `make bench`)
 
 Prepares a fresh PostgreSQL database with the seed comparison and a private Redis,
 then calls Django's WSGI handler directly (no server, no sockets but the database's
-and Redis's) for the bare baseline view, the cached comparison and the cached
-overall leaderboard, in interleaved batches of 1,000. Prints the best batch of each,
+and Redis's) for the bare baseline view, the cached comparison, the cached
+overall leaderboard and a vote (one voter changing their verdict on every request:
+votes.fastpath), in interleaved batches of 1,000. Prints the best batch of each,
 and each read's time over the bare view's: the fast path's own cost. Wall-clock
 through a server drifts too much on a shared machine to show a change of ~10% of
 that overhead; the best of interleaved in-process batches does.
 """
 
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -23,6 +25,7 @@ PATHS = {
     "baseline": "/bench/baseline/",
     "comparison_cached": "/api/v1/comparisons/code-llama-4-vs-mistral-large-3/",
     "leaderboard": "/api/v1/leaderboards/",
+    "vote_write": "/api/v1/tools/code-llama-4/vote/",
 }
 BATCHES, BATCH = 9, 1000
 
@@ -35,16 +38,27 @@ def time_requests() -> None:
     from django.core.handlers.wsgi import WSGIHandler
     from django.test.client import RequestFactory
 
+    from benchmarks.voters import voters_with_tokens
+
     handler, factory = WSGIHandler(), RequestFactory()
+    ((_, token),) = voters_with_tokens(prefix="fastpath-voter", count=1)
+    verdicts = itertools.cycle([b'{"verdict": "ship"}', b'{"verdict": "skip"}'])
 
     def call(path: str) -> None:
-        environ = factory.get(path, HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1").environ
-        environ["wsgi.input"] = io.BytesIO(b"")
+        body = next(verdicts) if path == PATHS["vote_write"] else b""
+        headers = {"HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1"}
+        if body:
+            environ = factory.put(
+                path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}", **headers
+            ).environ
+        else:
+            environ = factory.get(path, **headers).environ
+        environ["wsgi.input"] = io.BytesIO(body)
         statuses = []
-        body = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
-        b"".join(body)
-        body.close()
-        assert statuses == ["200 OK"], (path, statuses)
+        answer = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        b"".join(answer)
+        answer.close()
+        assert statuses == ["200 OK"] or (body and statuses == ["201 Created"]), (path, statuses)
 
     for path in PATHS.values():
         for _ in range(100):  # the cached documents, compiled queries, prepared statements

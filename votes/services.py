@@ -106,10 +106,16 @@ def _locked(rows: list[tuple]) -> LockedTool:
     return LockedTool(id=tool_id, slug=slug, community=Tally(ship, skip))
 
 
-def _execute(sql: str, params: list) -> tuple | None:
+def _execute(sql: str, params: list) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone() if cursor.description else None
+
+
+def _fetch_one(sql: str, params: list | dict) -> tuple | None:
+    """The first row a statement that returns rows (SELECT, RETURNING) gives, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def _move_counters(tool: LockedTool, deltas: dict[str, int]) -> Tally:
@@ -176,11 +182,17 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
 
     Raises Tool.DoesNotExist when no published tool has that slug, ToolBusy when its row stays locked.
     """
+    return vote_cast_by_id(voter_id=voter.pk, slug=slug, verdict=verdict)
+
+
+def vote_cast_by_id(*, voter_id: int, slug: str, verdict: str) -> VoteResult:
+    """vote_cast for the account `voter_id`, for a caller that has its id and no user object
+    (the vote fast path, votes.fastpath)."""
     verdict = Verdict(verdict).value
     with _tool_lock(slug):
         if connection.vendor == "postgresql":
-            return _cast_in_one_statement(voter.pk, slug, verdict)
-        return _cast_in_steps(voter.pk, slug, verdict)
+            return _cast_in_one_statement(voter_id, slug, verdict)
+        return _cast_in_steps(voter_id, slug, verdict)
 
 
 # On PostgreSQL a vote is one statement, atomic on its own: no BEGIN/COMMIT round
@@ -245,7 +257,7 @@ LEFT JOIN votes_vote earlier ON earlier.voter_id = %(voter)s AND earlier.tool_id
 
 def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult:
     now = timezone.now()
-    row = _execute(
+    row = _fetch_one(
         _CAST_SQL,
         {
             "slug": slug,
@@ -302,7 +314,7 @@ def _cast_in_steps(voter_id: int, slug: str, verdict: str) -> VoteResult:
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     if vote is None:
-        (vote_id,) = _execute(_INSERT_VOTE, [voter_id, tool.id, verdict, counts, stamp, stamp])
+        (vote_id,) = _fetch_one(_INSERT_VOTE, [voter_id, tool.id, verdict, counts, stamp, stamp])
         vote = Vote(
             id=vote_id,
             voter_id=voter_id,
@@ -532,7 +544,7 @@ def _claim_daily_email(to: str) -> bool:
     """Whether `to` may be sent a newsletter or verification email now; if so, its day starts now."""
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    if _execute(_CLAIM_MAIL, [emails.normalise_address(to), adapt(now), adapt(now - MAIL_INTERVAL)]) is None:
+    if _fetch_one(_CLAIM_MAIL, [emails.normalise_address(to), adapt(now), adapt(now - MAIL_INTERVAL)]) is None:
         logger.info("email not sent: the address had one in the last %s", MAIL_INTERVAL)
         return False
     return True

@@ -2,9 +2,12 @@
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
+from knox.models import AuthToken
 from rest_framework.views import APIView
 
 from compare_api import caching
@@ -150,6 +153,15 @@ def test_a_revoked_or_inactive_voters_token_is_refused(api, redis_cache) -> None
     assert api.post("/api/v1/auth/logout/", **voter).status_code == 204
     assert _put(api, "skip", voter).status_code == 401
     assert Tool.objects.values_list("community_ship_count", "community_skip_count").get(slug="alpha") == (1, 0)
+
+
+def test_an_expired_token_is_refused_and_deleted(api, redis_cache) -> None:
+    user = UserFactory()
+    voter = bearer(user)
+    AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert _put(api, "ship", voter).status_code == 401
+    assert not AuthToken.objects.filter(user=user).exists()  # the view swept it, as knox does
+    assert Tool.objects.get(slug="alpha").community_ship_count == 0
 
 
 def test_with_redis_down_the_view_answers_and_the_vote_counts(api, redis_cache, settings) -> None:
