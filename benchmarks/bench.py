@@ -111,10 +111,10 @@ CASE_BY_NAME = {case.name: case for case in CASES}
 TARGETS = [
     ("comparison_cached", 0.6),
     ("comparison_304", 0.6),
-    ("comparison_uncached", 0.2),
+    ("comparison_uncached", 0.4),  # the speed-under-voting-load issue (0.2 in the performance issue)
     ("badge_svg_cached", 0.6),  # as the cached comparison (the discovery issue)
     ("tools_list", 0.15),
-    ("vote_write", 0.15),
+    ("vote_write", 0.3),  # the speed-under-voting-load issue (0.15 in the performance issue)
     ("leaderboard", 0.6),
     ("alternatives", 0.6),
     ("mix_1_in_10", 0.42),  # the speed-under-voting-load issue
