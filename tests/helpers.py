@@ -185,6 +185,24 @@ def redis_server() -> Iterator[RedisServer]:
         server.stop()
 
 
+@contextlib.contextmanager
+def redis_documents(settings, capture_on_commit, **rates: str) -> Iterator[RedisServer]:
+    """A private Redis as the document cache and the limits' store, with `rates` (scope=rate)
+    over the configured ones, and the tools `alpha` and `beta` (the comparison alpha-vs-beta)."""
+    from tests.factories import ToolFactory
+
+    with redis_server() as redis:
+        settings.CACHES = {"default": {"BACKEND": "compare_api.cache.RedisCache", "LOCATION": redis.url}}
+        settings.DOCUMENT_CACHE = True
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+        }
+        with capture_on_commit(execute=True):
+            ToolFactory(slug="alpha"), ToolFactory(slug="beta")
+        yield redis
+
+
 class WebhookReceiver:
     """A real HTTP server on a free loopback port, in a thread, that records every request.
 

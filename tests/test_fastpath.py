@@ -7,8 +7,8 @@ import redis
 from rest_framework.views import APIView
 
 from compare_api import caching
-from tests.factories import ToolFactory, UserFactory
-from tests.helpers import bearer, redis_server
+from tests.factories import UserFactory
+from tests.helpers import bearer, redis_documents
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/comparisons/alpha-vs-beta/"
@@ -16,15 +16,7 @@ URL = "/api/v1/comparisons/alpha-vs-beta/"
 
 @pytest.fixture
 def redis_cache(settings, django_capture_on_commit_callbacks) -> Iterator[None]:
-    with redis_server() as redis:
-        settings.CACHES = {"default": {"BACKEND": "compare_api.cache.RedisCache", "LOCATION": redis.url}}
-        settings.DOCUMENT_CACHE = True
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "5/min"},
-        }
-        with django_capture_on_commit_callbacks(execute=True):
-            ToolFactory(slug="alpha"), ToolFactory(slug="beta")
+    with redis_documents(settings, django_capture_on_commit_callbacks, anon="5/min"):
         yield
 
 

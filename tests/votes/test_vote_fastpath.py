@@ -11,8 +11,8 @@ from knox.models import AuthToken
 from rest_framework.views import APIView
 
 from compare_api import caching
-from tests.factories import ToolFactory, UserFactory
-from tests.helpers import bearer, redis_server
+from tests.factories import UserFactory
+from tests.helpers import bearer, redis_documents
 from tools.models import Tool
 
 pytestmark = pytest.mark.django_db
@@ -24,16 +24,8 @@ PER_REQUEST = {"X-Request-ID", "RateLimit-Reset"}
 
 @pytest.fixture
 def redis_cache(settings, django_capture_on_commit_callbacks) -> Iterator[None]:
-    with redis_server() as redis:
-        settings.CACHES = {"default": {"BACKEND": "compare_api.cache.RedisCache", "LOCATION": redis.url}}
-        settings.DOCUMENT_CACHE = True
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "votes": "3/min"},
-        }
+    with redis_documents(settings, django_capture_on_commit_callbacks, votes="3/min"):
         caching.breaker.reset()
-        with django_capture_on_commit_callbacks(execute=True):
-            ToolFactory(slug="alpha"), ToolFactory(slug="beta")
         yield
 
 
