@@ -31,7 +31,7 @@ from compare_api.renderers import render_json
 from compare_api.throttling import VoteRateThrottle, precount
 from tools.models import Tool, Verdict
 from votes import services
-from votes.auth import token_owner
+from votes.auth import TokenRefused, token_owner
 from votes.views import VoteView, vote_document
 
 # Django's <slug:slug>, as votes/urls.py routes it.
@@ -93,7 +93,11 @@ class VoteWriteMiddleware:
         if verdict is None:
             return None
         try:
-            voter_id = token_owner(token.encode("latin-1"))
+            credential = token.encode("latin-1")
+            voter_id = token_owner(credential)
+        except TokenRefused:
+            request.refused_token = credential  # the view refuses it without a second query
+            return None
         except (DatabaseError, UnicodeEncodeError):
             return None
         if voter_id is None:  # refused, expired or inactive: the view answers the 401 and counts the failure

@@ -147,6 +147,18 @@ def test_a_revoked_or_inactive_voters_token_is_refused(api, redis_cache) -> None
     assert Tool.objects.values_list("community_ship_count", "community_skip_count").get(slug="alpha") == (1, 0)
 
 
+def test_a_wrong_token_costs_one_query(api, redis_cache, django_assert_num_queries) -> None:
+    """The fast path's look-up is the only one: the view refuses the token it found no row for."""
+    user = UserFactory()
+    real = bearer(user)["HTTP_AUTHORIZATION"]
+    wrong = {"HTTP_AUTHORIZATION": real[:-4] + ("0000" if not real.endswith("0000") else "1111")}
+    with django_assert_num_queries(1):
+        answer = _put(api, "ship", wrong)
+    assert answer.status_code == 401
+    assert answer.json()["errors"][0]["detail"] == "Invalid token."
+    assert _put(api, "ship", {"HTTP_AUTHORIZATION": real}).status_code == 201  # the real one still works
+
+
 def test_an_expired_token_is_refused_and_deleted(api, redis_cache) -> None:
     user = UserFactory()
     voter = bearer(user)
