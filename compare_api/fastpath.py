@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from compare_api import caching, metrics
 from compare_api.cache import RedisCache
-from compare_api.throttling import anonymous_scope, client_ident, precount
+from compare_api.throttling import add_headers, anonymous_scope, client_ident, precount
 
 CACHED_PREFIXES = ("/api/v1/",)
 # Never from the cache: a draft's preview is built for each request (reviews.views.PreviewView).
@@ -110,9 +110,7 @@ class CachedReadMiddleware:
         request.fast_path = True  # for the metrics' route label (compare_api.operations)
         metrics.count_cache_lookup("fastpath", result)
         response = caching.respond(request, body, etag, *headers)
-        rate_limit = getattr(request, "rate_limit", None)  # None: no anonymous limit configured
-        for name, value in rate_limit.headers.items() if rate_limit else ():
-            response[name] = value
+        add_headers(request, response)
         return response
 
     @staticmethod

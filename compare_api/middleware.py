@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import http_date
 from rest_framework.response import Response
 
+from compare_api import throttling
 from compare_api.errors import database_unavailable, not_found
 from compare_api.http_errors import error_body
 
@@ -18,10 +19,7 @@ class RateLimitHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        limit = getattr(request, "rate_limit", None)
-        if limit is not None:
-            for name, value in limit.headers.items():
-                response[name] = value
+        throttling.add_headers(request, response)
         return response
 
 

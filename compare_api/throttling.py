@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -119,6 +119,14 @@ def record(request: HttpRequest, limit: RateLimit) -> None:
     current: RateLimit | None = getattr(request, "rate_limit", None)
     if current is None or limit.remaining < current.remaining:
         request.rate_limit = limit
+
+
+def add_headers(request: HttpRequest, response: HttpResponse) -> None:
+    """The RateLimit-* fields of the tightest limit `request` was counted against, if any."""
+    limit: RateLimit | None = getattr(request, "rate_limit", None)
+    if limit is not None:
+        for name, value in limit.headers.items():
+            response[name] = value
 
 
 def window_key(scope: str, client: str, window: int) -> str:

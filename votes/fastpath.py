@@ -6,7 +6,7 @@ classes, exception handling, rendering) rather than to the vote. This middleware
 does for a well-formed `PUT /api/v1/tools/<slug>/vote/` what VoteView.put does,
 in the same order: the token (votes.auth.token_owner, knox's check in one query of
 four columns), the voter's limits (one Redis round trip, the counters the throttles
-keep), the vote (votes.services.vote_cast: one statement on PostgreSQL), and the
+keep), the vote (votes.services.vote_cast_by_id: one statement on PostgreSQL), and the
 same document with the same headers. Anything else goes on to the view, which
 answers it in the usual shape and does not count the request a second time:
 another method, a body other than a JSON object with a valid `verdict`, a token
@@ -28,7 +28,7 @@ from compare_api import caching
 from compare_api.cache import RedisCache
 from compare_api.fastpath import accepts
 from compare_api.renderers import render_json
-from compare_api.throttling import VoteRateThrottle, precount
+from compare_api.throttling import VoteRateThrottle, add_headers, precount
 from tools.models import Tool, Verdict
 from votes import services
 from votes.auth import TokenRefused, token_owner
@@ -80,7 +80,7 @@ class VoteWriteMiddleware:
         cache = caches["default"]
         if (
             scheme != "Bearer"
-            # DRF turns an X-API-Key away from a vote; the view says so.
+            # A partner key beside the token is the view's to judge, as on every other path.
             or "HTTP_X_API_KEY" in meta
             or not accepts(request.path, meta.get("HTTP_ACCEPT"))
             # Only Redis counts the limits in one round trip; deprecation headers are the view path's business.
@@ -100,7 +100,7 @@ class VoteWriteMiddleware:
             return None
         except (DatabaseError, UnicodeEncodeError):
             return None
-        if voter_id is None:  # refused, expired or inactive: the view answers the 401 and counts the failure
+        if voter_id is None:  # expired, inactive or malformed: the view answers the 401 and counts the failure
             return None
         # What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
         limits = [("voter", f"user:{voter_id}"), (VoteRateThrottle.scope, f"user:{voter_id}")]
@@ -124,7 +124,6 @@ class VoteWriteMiddleware:
         response["Allow"] = _allow()
         response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
         response["Content-Length"] = str(len(body))
-        for name, value in request.rate_limit.headers.items():
-            response[name] = value
+        add_headers(request, response)
         request.fast_path = True  # for the metrics' route label (compare_api.operations)
         return response
