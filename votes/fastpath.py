@@ -3,11 +3,19 @@
 A vote is the API's hot write, and most of its Python went to DRF's machinery
 (the request wrapper, negotiation, the authentication, permission and throttle
 classes, exception handling, rendering) rather than to the vote. This middleware
-does for a well-formed `PUT /api/v1/tools/<slug>/vote/` what VoteView.put does,
-in the same order: the token (votes.auth.token_owner, knox's check in one query of
-four columns), the voter's limits (one Redis round trip, the counters the throttles
-keep), the vote (votes.services.vote_cast_by_id: one statement on PostgreSQL), and the
-same document with the same headers. Anything else goes on to the view, which
+does for a well-formed `PUT /api/v1/tools/<slug>/vote/` what VoteView.put does:
+the token, the voter's limits (the counters the throttles keep), the vote
+(votes.services.vote_cast_by_id: one statement on PostgreSQL), and the same
+document with the same headers.
+
+On PostgreSQL a voter's vote is two round trips and one query: one to Redis, where
+a script finds the token's owner (kept there since the token's last look-up) and
+counts the vote against the owner's limits; and the vote's statement, which checks
+the token itself (knox's checks) and casts the vote only if it holds. The owner in
+Redis only says whose counters to count: a wrong one costs the caller a refused
+vote, never a vote cast. A token Redis holds no owner for is looked up first
+(votes.auth.token_owner, knox's check in one query of four columns), and its owner
+kept in the limits' round trip; so is every token on SQLite. Anything else goes on to the view, which
 answers it in the usual shape and does not count the request a second time:
 another method, a body other than a JSON object with a valid `verdict`, a token
 it does not accept, a limit reached, an unknown or busy tool, Redis or the
@@ -21,23 +29,30 @@ from collections.abc import Callable
 import orjson
 from django.conf import settings
 from django.core.cache import caches
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
+from knox.crypto import hash_token
+from knox.settings import CONSTANTS
 
 from compare_api import caching
 from compare_api.cache import RedisCache
 from compare_api.fastpath import accepts
 from compare_api.renderers import render_json
-from compare_api.throttling import VoteRateThrottle, add_headers, precount
+from compare_api.throttling import VoteRateThrottle, add_headers, owner_entry, precount, precount_owner
 from tools.models import Tool, Verdict
 from votes import services
-from votes.auth import TokenRefused, token_owner
+from votes.auth import TOKEN_RE, TokenRefused, token_owner
 from votes.views import VoteView, vote_document
 
 # Django's <slug:slug>, as votes/urls.py routes it.
 VOTE_PATH = re.compile(r"/api/v1/tools/([-a-zA-Z0-9_]+)/vote/")
 # A vote's body is `{"verdict": "ship"}`: anything longer is not one this path takes.
 MAX_BODY = 256
+# What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
+SCOPES = ("voter", VoteRateThrottle.scope)
+# How long Redis keeps a token's owner after its last look-up in the database (a routing hint
+# for the limits, not a credential: see compare_api.throttling.precount_owner).
+OWNER_SECONDS = 3600
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 
 
@@ -61,6 +76,13 @@ def _verdict(request: HttpRequest) -> str | None:
         return None
     verdict = payload.get("verdict") if type(payload) is dict else None
     return verdict if type(verdict) is str and verdict in Verdict.values else None
+
+
+def _forget(owner_key: str) -> None:
+    try:
+        caches["default"]._cache.get_client(write=True).delete(owner_key)
+    except Exception as exc:
+        caching.breaker.failed(exc, "a voter token's owner not forgotten")
 
 
 class VoteWriteMiddleware:
@@ -94,29 +116,54 @@ class VoteWriteMiddleware:
             return None
         try:
             credential = token.encode("latin-1")
-            voter_id = token_owner(credential)
-        except TokenRefused:
-            request.refused_token = credential  # the view refuses it without a second query
+        except UnicodeEncodeError:
             return None
-        except (DatabaseError, UnicodeEncodeError):
-            return None
-        if voter_id is None:  # expired, inactive or malformed: the view answers the 401 and counts the failure
-            return None
-        # What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
-        limits = [("voter", f"user:{voter_id}"), (VoteRateThrottle.scope, f"user:{voter_id}")]
+        if not TOKEN_RE.fullmatch(credential):
+            return None  # the view refuses it
+        text = credential.decode()
+        token_key, digest = text[: CONSTANTS.TOKEN_KEY_LENGTH], hash_token(text)
+        owner_key = cache.make_key(f"voter-token:{token_key}")
+        # The owner Redis holds serves only where the vote's statement can check the token itself.
+        statement_checks = connection.vendor == "postgresql"
         try:
-            within, _ = precount(request, cache, limits)
+            owned = precount_owner(request, cache, owner_key, digest, SCOPES) if statement_checks else None
         except Exception as exc:
             # Open the breaker here, so the view that answers instead does not wait on Redis again.
             caching.breaker.failed(exc, "vote fast path skipped")
             return None
+        if owned is not None:
+            voter_id, within = owned
+            checked_by_statement = (token_key, digest)
+        else:
+            try:
+                voter_id = token_owner(credential)
+            except TokenRefused:
+                request.refused_token = credential  # the view refuses it without a second query
+                return None
+            except DatabaseError:
+                return None
+            if voter_id is None:  # expired or inactive: the view answers the 401 and counts the failure
+                return None
+            # What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
+            limits = [(scope, f"user:{voter_id}") for scope in SCOPES]
+            remember = [("SET", owner_key, owner_entry(voter_id, digest), "EX", OWNER_SECONDS)]
+            try:
+                within, _ = precount(request, cache, limits, also=remember if statement_checks else ())
+            except Exception as exc:
+                caching.breaker.failed(exc, "vote fast path skipped")
+                return None
+            checked_by_statement = None
         if not within:
             return None  # the view answers the 429 in the usual shape
         try:
-            result = services.vote_cast_by_id(voter_id=voter_id, slug=slug, verdict=verdict)
-        except (Tool.DoesNotExist, services.ToolBusy, DatabaseError):
+            result = services.vote_cast_by_id(voter_id=voter_id, slug=slug, verdict=verdict, token=checked_by_statement)
+        except (Tool.DoesNotExist, services.ToolBusy, DatabaseError) as refused:
             # A vote that did not happen (it is one statement, or one transaction): the view tries it
-            # again and answers the 404 or 503, as PUT may be repeated.
+            # again and answers the 404 or 503, as PUT may be repeated; or, for a token the statement
+            # refused (revoked, expired, its account inactive), the 401. The owner Redis held goes:
+            # the token's next request is looked up in the database, which refuses it in one query.
+            if checked_by_statement is not None and isinstance(refused, Tool.DoesNotExist):
+                _forget(owner_key)
             return None
         body = render_json(vote_document(slug, result.vote, result.community))
         response = HttpResponse(body, status=201 if result.created else 200, content_type="application/json")

@@ -27,6 +27,7 @@ from django.core import signing
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from knox.models import AuthToken
 
 from compare_api import caching, failures, metrics
 from compare_api.breakers import Cooldown
@@ -185,13 +186,21 @@ def vote_cast(*, voter: AbstractBaseUser, slug: str, verdict: str) -> VoteResult
     return vote_cast_by_id(voter_id=voter.pk, slug=slug, verdict=verdict)
 
 
-def vote_cast_by_id(*, voter_id: int, slug: str, verdict: str) -> VoteResult:
+def vote_cast_by_id(*, voter_id: int, slug: str, verdict: str, token: tuple[str, str] | None = None) -> VoteResult:
     """vote_cast for the account `voter_id`, for a caller that has its id and no user object
-    (the vote fast path, votes.fastpath)."""
+    (the vote fast path, votes.fastpath).
+
+    `token` (PostgreSQL only): the (key, digest) of the voter token the vote comes with, for a
+    caller that has not checked it. The vote's own statement then casts it only while that
+    token is `voter_id`'s, unexpired, and the account active; else it raises Tool.DoesNotExist
+    as for an unknown tool, having changed nothing.
+    """
     verdict = Verdict(verdict).value
     with _tool_lock(slug):
         if connection.vendor == "postgresql":
-            return _cast_in_one_statement(voter_id, slug, verdict)
+            return _cast_in_one_statement(voter_id, slug, verdict, token)
+        if token is not None:
+            raise ValueError("a vote checks its token in its statement on PostgreSQL only")
         return _cast_in_steps(voter_id, slug, verdict)
 
 
@@ -214,6 +223,9 @@ def vote_cast_by_id(*, voter_id: int, slug: str, verdict: str) -> VoteResult:
 # waited for. Tested with real threads in tests/votes/test_standing_concurrency.py
 # (without the lock, all of them fail). An account without a Voter row
 # (staff made by createsuperuser) votes uncounted, with no voter lock to take.
+# With a token (the fast path's), `tool` yields its row only while the token is the voter's
+# (knox's checks: its key and digest, not expired, an active account), so nothing is locked or
+# cast for a token that is not; the digest is a hash, so comparing it in SQL leaks nothing.
 # `commit_mode` sets synchronous_commit for this statement's own transaction
 # (settings.VOTE_SYNCHRONOUS_COMMIT; see the README on durability), and its lock_timeout
 # (settings.VOTE_LOCK_TIMEOUT). `tool` joins it, so it has run before the tool's row lock
@@ -228,7 +240,12 @@ WITH commit_mode AS (
 ), tool AS (
     SELECT tools_tool.id, community_ship_count, community_skip_count, COALESCE(voter.votes_count, false) AS counts
     FROM tools_tool CROSS JOIN commit_mode LEFT JOIN voter ON true
-    WHERE slug = %(slug)s AND is_published FOR UPDATE OF tools_tool
+    WHERE slug = %(slug)s AND is_published AND (%(token_key)s::text IS NULL OR EXISTS (
+        SELECT FROM {token} JOIN {user} ON {user}.id = {token}.user_id
+        WHERE {token}.token_key = %(token_key)s AND {token}.digest = %(digest)s AND {token}.user_id = %(voter)s
+            AND ({token}.expiry IS NULL OR {token}.expiry >= %(now)s) AND {user}.is_active
+    ))
+    FOR UPDATE OF tools_tool
 ), cast_vote AS (
     INSERT INTO votes_vote AS vote (voter_id, tool_id, verdict, counted, created_at, updated_at)
     SELECT %(voter)s, id, %(verdict)s, counts, %(now)s, %(now)s FROM tool
@@ -252,11 +269,12 @@ FROM tool
 LEFT JOIN cast_vote ON true
 LEFT JOIN counters ON true
 LEFT JOIN votes_vote earlier ON earlier.voter_id = %(voter)s AND earlier.tool_id = tool.id
-"""
+""".format(token=AuthToken._meta.db_table, user=get_user_model()._meta.db_table)
 
 
-def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult:
+def _cast_in_one_statement(voter_id: int, slug: str, verdict: str, token: tuple[str, str] | None) -> VoteResult:
     now = timezone.now()
+    token_key, digest = token or (None, None)
     row = _fetch_one(
         _CAST_SQL,
         {
@@ -266,6 +284,8 @@ def _cast_in_one_statement(voter_id: int, slug: str, verdict: str) -> VoteResult
             "now": now,
             "synchronous_commit": settings.VOTE_SYNCHRONOUS_COMMIT,
             "lock_timeout": settings.VOTE_LOCK_TIMEOUT,
+            "token_key": token_key,
+            "digest": digest,
         },
     )
     if row is None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.views import APIView
@@ -192,3 +193,63 @@ def test_the_metrics_count_it_under_the_vote_route(api, redis_cache, settings) -
     scrape = api.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token")
     lines = [line for line in scrape.content.decode().splitlines() if 'route="tool-vote"' in line]
     assert any('method="PUT"' in line and 'status="201"' in line for line in lines), lines
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the vote's statement checks the token on PostgreSQL only",
+)
+
+
+@on_postgresql
+def test_a_known_voters_vote_is_one_query(api, redis_cache, django_assert_num_queries) -> None:
+    """Once Redis holds the token's owner, the vote's own statement is the only query, and it still
+    counts against the voter's limits."""
+    voter = bearer(UserFactory())
+    with django_assert_num_queries(2):  # the token's owner, then the vote
+        assert _put(api, "ship", voter)["RateLimit-Remaining"] == "2"
+    with django_assert_num_queries(1):
+        changed = _put(api, "skip", voter)
+    assert (changed.status_code, changed["RateLimit-Remaining"]) == (200, "1")
+    assert Tool.objects.values_list("community_ship_count", "community_skip_count").get(slug="alpha") == (0, 1)
+
+
+@on_postgresql
+@pytest.mark.parametrize("refusal", ["logout", "inactive", "expired"])
+def test_a_token_refused_since_redis_learnt_its_owner_casts_nothing(api, redis_cache, refusal) -> None:
+    user = UserFactory()
+    voter = bearer(user)
+    assert _put(api, "ship", voter).status_code == 201
+    if refusal == "logout":
+        assert api.post("/api/v1/auth/logout/", **voter).status_code == 204
+    elif refusal == "inactive":
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+    else:
+        AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(seconds=1))
+    answer = _put(api, "skip", voter)
+    assert answer.status_code == 401
+    assert "errors" in answer.json()
+    assert Tool.objects.values_list("community_ship_count", "community_skip_count").get(slug="alpha") == (1, 0)
+    assert not caching._cache()._cache.get_client().keys("*voter-token*")  # the owner is forgotten
+
+
+@on_postgresql
+def test_an_owner_entry_for_another_digest_counts_nothing_against_its_account(api, redis_cache) -> None:
+    """A token that shares a real token's key but not its digest is looked up in the database and
+    refused; the real owner's limits are not touched."""
+    user = UserFactory()
+    real = bearer(user)["HTTP_AUTHORIZATION"]
+    assert _put(api, "ship", {"HTTP_AUTHORIZATION": real})["RateLimit-Remaining"] == "2"
+    forged = {"HTTP_AUTHORIZATION": real[:-4] + ("0000" if not real.endswith("0000") else "1111")}
+    for _ in range(3):
+        assert _put(api, "skip", forged).status_code == 401
+    assert _put(api, "skip", {"HTTP_AUTHORIZATION": real})["RateLimit-Remaining"] == "1"
+
+
+def test_redis_flushed_forgets_owners_and_votes_still_count(api, redis_cache, settings) -> None:
+    voter = bearer(UserFactory())
+    assert _put(api, "ship", voter).status_code == 201
+    caching._cache()._cache.get_client().flushall()
+    changed = _put(api, "skip", voter)
+    assert (changed.status_code, changed["RateLimit-Remaining"]) == (200, "2")  # the window restarted
+    assert Tool.objects.values_list("community_ship_count", "community_skip_count").get(slug="alpha") == (0, 1)
