@@ -304,14 +304,12 @@ def queries_per_request(cases: list[Case]) -> dict[str, int]:
         if case.mix_every:
             continue  # reads and votes, each counted in its own case
         if case.script:
-            verdicts = iter(['{"verdict":"ship"}', '{"verdict":"skip"}'])
-            request = lambda verdicts=verdicts: client.put(  # noqa: E731
+            request = lambda: client.put(  # noqa: E731
                 "/api/v1/tools/code-llama-4/vote/",
-                next(verdicts),
+                '{"verdict":"ship"}',
                 content_type="application/json",
                 HTTP_AUTHORIZATION=f"Bearer {token}",
             )
-            request()  # as in the run: a voter who voted before, whose token's owner Redis holds
         else:
             request = lambda path=case.path: client.get(path)  # noqa: E731
         with override_settings(DOCUMENT_CACHE=case.server == "cached"):
