@@ -13,10 +13,10 @@ a script finds the token's owner (kept there since the token's last look-up) and
 counts the vote against the owner's limits; and the vote's statement, which checks
 the token itself (knox's checks) and casts the vote only if it holds. The owner in
 Redis only says whose counters to count: a wrong one costs the caller a refused
-vote, never a vote cast. A token Redis holds no owner for is looked up first
-(votes.auth.token_owner, knox's check in one query of four columns), and its owner
-kept in the limits' round trip; so is every token on SQLite. Anything else goes on to the view, which
-answers it in the usual shape and does not count the request a second time:
+vote, never a vote cast. A token Redis holds no owner for (and every token on
+SQLite) is looked up first (votes.auth.token_owner, knox's check in one query of four
+columns); on PostgreSQL its owner is kept in the limits' round trip. Anything else
+goes on to the view, which answers it in the usual shape and does not count the request a second time:
 another method, a body other than a JSON object with a valid `verdict`, a token
 it does not accept, a limit reached, an unknown or busy tool, Redis or the
 database failing.
@@ -78,9 +78,9 @@ def _verdict(request: HttpRequest) -> str | None:
     return verdict if type(verdict) is str and verdict in Verdict.values else None
 
 
-def _forget(owner_key: str) -> None:
+def _forget(cache: RedisCache, owner_key: str) -> None:
     try:
-        caches["default"]._cache.get_client(write=True).delete(owner_key)
+        cache._cache.get_client(write=True).delete(owner_key)
     except Exception as exc:
         caching.breaker.failed(exc, "a voter token's owner not forgotten")
 
@@ -144,7 +144,6 @@ class VoteWriteMiddleware:
                 return None
             if voter_id is None:  # expired or inactive: the view answers the 401 and counts the failure
                 return None
-            # What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
             limits = [(scope, f"user:{voter_id}") for scope in SCOPES]
             remember = [("SET", owner_key, owner_entry(voter_id, digest), "EX", OWNER_SECONDS)]
             try:
@@ -160,10 +159,11 @@ class VoteWriteMiddleware:
         except (Tool.DoesNotExist, services.ToolBusy, DatabaseError) as refused:
             # A vote that did not happen (it is one statement, or one transaction): the view tries it
             # again and answers the 404 or 503, as PUT may be repeated; or, for a token the statement
-            # refused (revoked, expired, its account inactive), the 401. The owner Redis held goes:
-            # the token's next request is looked up in the database, which refuses it in one query.
+            # refused (revoked, expired, its account inactive), the 401. Either way (the statement does
+            # not say which) the owner Redis held goes: the token's next request is looked up in the
+            # database, which refuses a dead token in one query.
             if checked_by_statement is not None and isinstance(refused, Tool.DoesNotExist):
-                _forget(owner_key)
+                _forget(cache, owner_key)
             return None
         body = render_json(vote_document(slug, result.vote, result.community))
         response = HttpResponse(body, status=201 if result.created else 200, content_type="application/json")
