@@ -9,7 +9,8 @@ the token, the voter's limits (the counters the throttles keep), the vote
 document with the same headers.
 
 On PostgreSQL a voter's vote is two round trips and one query: one to Redis, where
-a script finds the token's owner (kept there since the token's last look-up) and
+a script finds the token's owner (kept there for OWNER_SECONDS since login, TokenView, or
+the token's last look-up) and
 counts the vote against the owner's limits; and the vote's statement, which checks
 the token itself (knox's checks) and casts the vote only if it holds. The owner in
 Redis only says whose counters to count: a wrong one costs the caller a refused
@@ -38,10 +39,10 @@ from compare_api import caching
 from compare_api.cache import RedisCache
 from compare_api.fastpath import accepts
 from compare_api.renderers import render_json
-from compare_api.throttling import VoteRateThrottle, add_headers, owner_entry, precount, precount_owner
+from compare_api.throttling import VoteRateThrottle, add_headers, precount, precount_owner
 from tools.models import Tool, Verdict
 from votes import services
-from votes.auth import TOKEN_RE, TokenRefused, token_owner
+from votes.auth import TOKEN_RE, TokenRefused, owner_cache_key, remember_owner_command, token_owner
 from votes.views import VoteView, vote_document
 
 # Django's <slug:slug>, as votes/urls.py routes it.
@@ -50,9 +51,6 @@ VOTE_PATH = re.compile(r"/api/v1/tools/([-a-zA-Z0-9_]+)/vote/")
 MAX_BODY = 256
 # What VoteRateThrottle counts a voter's vote against: the voter tier and the votes limit.
 SCOPES = ("voter", VoteRateThrottle.scope)
-# How long Redis keeps a token's owner after its last look-up in the database (a routing hint
-# for the limits, not a credential: see compare_api.throttling.precount_owner).
-OWNER_SECONDS = 3600
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 
 
@@ -122,7 +120,7 @@ class VoteWriteMiddleware:
             return None  # the view refuses it
         text = credential.decode()
         token_key, digest = text[: CONSTANTS.TOKEN_KEY_LENGTH], hash_token(text)
-        owner_key = cache.make_key(f"voter-token:{token_key}")
+        owner_key = owner_cache_key(cache, token_key)
         # The owner Redis holds serves only where the vote's statement can check the token itself.
         statement_checks = connection.vendor == "postgresql"
         try:
@@ -145,7 +143,7 @@ class VoteWriteMiddleware:
             if voter_id is None:  # expired or inactive: the view answers the 401 and counts the failure
                 return None
             limits = [(scope, f"user:{voter_id}") for scope in SCOPES]
-            remember = [("SET", owner_key, owner_entry(voter_id, digest), "EX", OWNER_SECONDS)]
+            remember = [remember_owner_command(cache, token_key, voter_id, digest)]
             try:
                 within, _ = precount(request, cache, limits, also=remember if statement_checks else ())
             except Exception as exc:

@@ -253,3 +253,38 @@ def test_redis_flushed_forgets_owners_and_votes_still_count(api, redis_cache, se
     changed = _put(api, "skip", voter)
     assert (changed.status_code, changed["RateLimit-Remaining"]) == (200, "2")  # the window restarted
     assert Tool.objects.values_list("community_ship_count", "community_skip_count").get(slug="alpha") == (0, 1)
+
+
+def _log_in(api) -> dict[str, str]:
+    """Request headers with the token a new account's login answers."""
+    user = UserFactory()
+    credentials = {"username": user.username, "password": "correct horse battery staple"}
+    login = api.post("/api/v1/auth/token/", json.dumps(credentials), content_type="application/json")
+    assert login.status_code == 200
+    return {"HTTP_AUTHORIZATION": f"Bearer {login.json()['token']}"}
+
+
+@on_postgresql
+def test_a_voters_first_vote_after_logging_in_is_one_query(api, redis_cache, django_assert_num_queries) -> None:
+    """Logging in keeps the new token's owner in Redis: the first vote needs no look-up either."""
+    voter = _log_in(api)
+    with django_assert_num_queries(1):
+        cast = _put(api, "ship", voter)
+    assert (cast.status_code, cast["RateLimit-Remaining"]) == (201, "2")
+    assert Tool.objects.get(slug="alpha").community_ship_count == 1
+
+
+@on_postgresql
+def test_a_token_logged_out_before_its_first_vote_casts_nothing(api, redis_cache) -> None:
+    voter = _log_in(api)
+    assert api.post("/api/v1/auth/logout/", **voter).status_code == 204
+    assert _put(api, "ship", voter).status_code == 401
+    assert Tool.objects.get(slug="alpha").community_ship_count == 0
+    assert not caching._cache()._cache.get_client().keys("*voter-token*")  # the owner is forgotten
+
+
+def test_logging_in_with_redis_down_still_answers_the_token(api, redis_cache, settings) -> None:
+    settings.CACHES = {"default": {"BACKEND": "compare_api.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert _put(api, "ship", _log_in(api)).status_code == 201
+    assert Tool.objects.get(slug="alpha").community_ship_count == 1
+    caching.breaker.reset()
