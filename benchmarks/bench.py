@@ -22,6 +22,12 @@ nginx runs with EDGE_CACHE_SECONDS=0; `comparison_edge_nginx` goes through a
 second one from the same template with the edge cache on (EDGE_CACHE_SECONDS=1),
 and its ratio is to the same baseline_nginx: the bare view behind an nginx with
 the edge cache off.
+The benchmark voters have logged in (what TokenView leaves in Redis is written for
+each of their tokens, votes.auth.remember_owner), so `vote_write` and the mix cases'
+votes are those of voters who logged in within the hour (votes.fastpath: one query).
+`vote_write_cold` votes with tokens Redis knows nothing of (a login more than an
+hour before and no vote since, or Redis restarted): each vote its token's first,
+looked up in the database.
 Prints req/s, p50 and p99 latency, the ratio to the baseline view (same
 server, same phase, same route), SQL queries per request, and each worker's
 peak memory; then the checks against the targets. Exits 1 when a target is
@@ -64,6 +70,7 @@ class Case:
     accept: str | None = None  # the Accept header sent (none: wrk sends none)
     edge: bool = False  # through the stack's nginx with its edge cache on (EDGE_CACHE_SECONDS)
     mix_every: int = 0  # mix.lua: one request in this many is a vote on one of PAIR's tools, the rest read PAIR
+    cold: bool = False  # votes.lua with voters Redis holds no owner for: each request a voter of its own
 
     @property
     def routes(self) -> tuple[str, ...]:
@@ -88,6 +95,7 @@ CASES = [
     # A badge as pages embed it: an <img> request (its Accept is a browser's), from the cache.
     Case("badge_svg_cached", "cached", "/api/v1/badges/tools/code-llama-4.svg", "badge-svg", accept=IMG_ACCEPT),
     Case("vote_write", "cached", "/", "tool-vote", script="votes.lua"),
+    Case("vote_write_cold", "cached", "/", "tool-vote", script="votes.lua", cold=True),
     Case("leaderboard", "cached", BOARD, "leaderboard-category"),
     Case("leaderboard_uncached", "uncached", BOARD, "leaderboard-category"),
     Case("alternatives", "cached", "/api/v1/tools/scale-tool-0001/alternatives/", "tool-alternatives"),
@@ -159,6 +167,9 @@ class Phase:
     queries: dict[str, int] = field(default_factory=dict)
     peak_mb: list[float] = field(default_factory=list)
 
+    def redis_url(self, env: dict[str, str]) -> str:
+        return f"{env['REDIS_URL'].rsplit('/', 1)[0]}/{self.redis_db}"
+
     def rps(self, case: str) -> float:
         return statistics.median(r.rps for r in self.results[case])
 
@@ -186,10 +197,22 @@ def mix_voters_needed(args: argparse.Namespace) -> int:
 # Each wrk run of votes.lua starts this far into the sequence of (voter, tool) pairs:
 # every vote is new, in every run and phase.
 _VOTE_OFFSETS = itertools.count(0, 1_000_000)
+# vote_write_cold's voters: each run has COLD_BLOCK of its own, each voting once (more
+# requests than that in a run would repeat voters, whose owners Redis then holds: a check).
+COLD_BLOCK = 12_000
+_COLD_OFFSETS = itertools.count(0, COLD_BLOCK)
+
+
+def cold_voters_needed(args: argparse.Namespace, cases: list["Case"]) -> int:
+    phases = 2 if args.votes == "both" else 1
+    return COLD_BLOCK * args.runs * phases * sum(1 for case in cases if case.cold)
 
 
 def run_wrk(url: str, case: Case, args: argparse.Namespace, env: dict[str, str], duration: int = 0) -> Result:
     env = {**env, "BENCH_VOTE_OFFSET": str(next(_VOTE_OFFSETS))}
+    if case.cold:  # consecutive voters of a block of their own (votes.lua: a stride of wrk's two threads)
+        env |= {"BENCH_TOKENS": env["BENCH_COLD_TOKENS"], "BENCH_VOTE_OFFSET": str(next(_COLD_OFFSETS))}
+        env["BENCH_VOTE_STRIDE"] = "2"
     if case.mix_every:
         env |= {
             "BENCH_MIX_EVERY": str(case.mix_every),
@@ -256,9 +279,16 @@ def drop_database(url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def load_catalogue(voters: int, mix_voters: int) -> Path:
+def _token_file(tokens: list[str]) -> Path:
+    path = Path(tempfile.mkstemp(prefix="bench-tokens-")[1])
+    path.write_text("\n".join(tokens) + "\n")
+    return path
+
+
+def load_catalogue(voters: int, mix_voters: int, cold_voters: int) -> tuple[Path, Path]:
     """Seed, scale catalogue, and `voters` benchmark voters with tokens (for vote_write and the mix
-    cases, the first `mix_voters` of them having voted ship on both of PAIR's tools); returns the token file."""
+    cases, the first `mix_voters` of them having voted ship on both of PAIR's tools), and
+    `cold_voters` more (vote_write_cold); returns the two token files."""
     from django.core.management import call_command
 
     from benchmarks.voters import voters_with_tokens
@@ -272,10 +302,8 @@ def load_catalogue(voters: int, mix_voters: int) -> Path:
     for user, _ in accounts[:mix_voters]:
         for slug in MIX_SLUGS:
             vote_cast(voter=user, slug=slug, verdict="ship")
-    tokens = [token for _, token in accounts]
-    token_file = Path(tempfile.mkstemp(prefix="bench-tokens-")[1])
-    token_file.write_text("\n".join(tokens) + "\n")
-    return token_file
+    cold = voters_with_tokens(prefix="bench-cold-voter", count=max(cold_voters, 1))
+    return _token_file([token for _, token in accounts]), _token_file([token for _, token in cold])
 
 
 def add_million_votes() -> float:
@@ -324,6 +352,17 @@ def queries_per_request(cases: list[Case]) -> dict[str, int]:
         counts[case.name] = len([q for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")])
     votes_remove(votes=list(Vote.objects.filter(voter=voter)))  # through the service: counters stay exact
     return counts
+
+
+def log_in_voters(phase: "Phase", env: dict[str, str]) -> None:
+    """The bench voters' logins, as the phase's servers keep them in Redis (benchmarks.voters.log_in),
+    written with the servers' own settings: the cold voters stay unknown to Redis."""
+    script = "import django; django.setup(); from benchmarks.voters import log_in; print(log_in(prefix='bench-voter'))"
+    server_env = {**os.environ, **env, "DATABASE_URL": phase.database, "REDIS_URL": phase.redis_url(env)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=server_env, capture_output=True, text=True)
+    if done.returncode != 0 or int(done.stdout.split()[-1]) == 0:
+        raise RuntimeError(f"the voters' logins were not kept in Redis: {done.stderr[-2000:]}")
+    print(f"  {phase.name}: {done.stdout.split()[-1]} voters logged in", file=sys.stderr)
 
 
 def check_counters() -> str:
@@ -505,7 +544,7 @@ def measure(phases: list[Phase], cases: list[Case], args: argparse.Namespace, en
             {
                 **env,
                 "DATABASE_URL": phase.database,
-                "REDIS_URL": f"{env['REDIS_URL'].rsplit('/', 1)[0]}/{phase.redis_db}",
+                "REDIS_URL": phase.redis_url(env),
                 "DOCUMENT_CACHE": "1" if kind == "cached" else "0",
             },
             args.server,
@@ -640,6 +679,11 @@ def report(phases: list[Phase], connections: int, duration: int) -> list[str]:
                     f"{upstream} of {sent}",
                 )
             )
+        for name in (name for name in phase.results if CASE_BY_NAME[name].cold):
+            most = max(r.requests for r in phase.results[name])
+            # Each of wrk's two threads takes every other voter of the block: room for them to run unevenly.
+            fits = most <= 0.9 * COLD_BLOCK
+            checks.append((f"{name}: every vote its token's first at {phase.name}", fits, f"{most} a run at most"))
         hidden = sorted(set(phase.metrics_hidden.values()))
         checks.append((f"/metrics without the token is a 404 at {phase.name}", hidden == [404], str(hidden)))
     print("\ntargets")
@@ -677,7 +721,7 @@ def main() -> None:
     redis.start()
     started = time.monotonic()
     try:
-        token_file = load_catalogue(args.voters, mix_voters_needed(args))
+        token_file, cold_file = load_catalogue(args.voters, mix_voters_needed(args), cold_voters_needed(args, cases))
         settle_database()
         env = {
             "WEB_CONCURRENCY": str(args.workers),
@@ -685,6 +729,7 @@ def main() -> None:
             # The limits stay on the path, out of the way of a load test.
             **{f"THROTTLE_{kind}": "100000000/min" for kind in ("ANON", "BADGE", "VOTER", "VOTES")},
             "BENCH_TOKENS": str(token_file),
+            "BENCH_COLD_TOKENS": str(cold_file),
             "BENCH_SLUGS": ",".join(f"scale-tool-{i:04}" for i in range(1, 999, 7)),
         }
         # Free ports: other servers (another benchmark, the tests) may share the machine.
@@ -698,6 +743,8 @@ def main() -> None:
         for phase in phases:
             use_database(phase.database)
             phase.queries = queries_per_request(cases)
+        for phase in phases:
+            log_in_voters(phase, env)
         measure(phases, cases, args, env)
         for phase in phases:
             use_database(phase.database)

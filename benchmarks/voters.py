@@ -7,6 +7,7 @@ from knox.crypto import create_token_string, hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
+from votes.auth import remember_owner
 from votes.emails import normalise_address
 from votes.models import Voter
 
@@ -36,3 +37,12 @@ def voters_with_tokens(*, prefix: str, count: int) -> list[tuple[AbstractBaseUse
         batch_size=5000,
     )
     return list(zip(users, tokens, strict=True))
+
+
+def log_in(*, prefix: str) -> int:
+    """What logging in leaves in Redis for each token of the `<prefix>-<n>` accounts (TokenView:
+    votes.auth.remember_owner, the token's owner for OWNER_SECONDS); returns how many. Run with
+    the servers' settings, so the entries are where, and as, their fast path looks for them.
+    Counts only the entries kept: none without Redis or on SQLite."""
+    tokens = AuthToken.objects.filter(user__username__startswith=f"{prefix}-").only("token_key", "digest", "user_id")
+    return sum(remember_owner(auth_token) for auth_token in tokens.iterator(chunk_size=5000))

@@ -7,6 +7,8 @@ for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line en
 local slugs = {}
 for slug in string.gmatch(os.getenv("BENCH_SLUGS"), "[^,]+") do slugs[#slugs + 1] = slug end
 local offset = tonumber(os.getenv("BENCH_VOTE_OFFSET") or "0")
+-- BENCH_VOTE_STRIDE: 2 (wrk's two threads) makes the voters of a run consecutive, each voting once.
+local stride = tonumber(os.getenv("BENCH_VOTE_STRIDE") or "16")
 
 local threads = 0
 function setup(thread)
@@ -19,7 +21,7 @@ function request()
   n = n + 1
   -- Pair k: voter k mod T, tool (k div T + k) mod S. Requests in flight together have
   -- different voters and tools, and no pair comes back before T * S requests.
-  local k = offset + n * 16 + thread_id
+  local k = offset + n * stride + thread_id
   local token = tokens[(k % #tokens) + 1]
   local slug = slugs[((math.floor(k / #tokens) + k) % #slugs) + 1]
   local verdict = (k % 3 == 0) and "skip" or "ship"

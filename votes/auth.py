@@ -110,18 +110,20 @@ def remember_owner_command(cache: RedisCache, token_key: str, account_id: int, d
     return ("SET", owner_cache_key(cache, token_key), owner_entry(account_id, digest), "EX", OWNER_SECONDS)
 
 
-def remember_owner(auth_token: AuthToken) -> None:
+def remember_owner(auth_token: AuthToken) -> bool:
     """Keep a new token's owner in Redis, so that its first vote is already the fast path's one
-    query. Only where that path uses it (Redis, and PostgreSQL, whose vote statement checks the
-    token); a Redis that fails costs the first vote a look-up, nothing else."""
+    query; whether it was kept. Only where that path uses it (Redis, and PostgreSQL, whose vote
+    statement checks the token); a Redis that fails costs the first vote a look-up, nothing else."""
     cache = caches["default"]
     if not isinstance(cache, RedisCache) or connection.vendor != "postgresql" or not caching.breaker.available():
-        return
+        return False
     command = remember_owner_command(cache, auth_token.token_key, auth_token.user_id, auth_token.digest)
     try:
         cache._cache.get_client(write=True).execute_command(*command)
     except Exception as exc:
         caching.breaker.failed(exc, "a new token's owner not kept")
+        return False
+    return True
 
 
 class BearerTokenAuthentication(TokenAuthentication):
