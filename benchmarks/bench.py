@@ -87,6 +87,8 @@ CASES = [
     Case("baseline", "cached", "/bench/baseline/", "bench-baseline"),
     Case("comparison_cached", "cached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail"),
     Case("comparison_304", "cached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail", revalidate=True),
+    # No target: what comparison_uncached's round trips alone allow (benchmarks/urls.py, comparison_floor).
+    Case("comparison_floor", "uncached", "/bench/comparison-floor/", "bench-comparison-floor"),
     Case("comparison_uncached", "uncached", f"/api/v1/comparisons/{PAIR}/", "comparison-detail"),
     Case("tools_list", "cached", "/api/v1/tools/?page_size=25", "tool-list"),
     Case("tools_list_uncached", "uncached", "/api/v1/tools/?page_size=25", "tool-list"),
