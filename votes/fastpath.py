@@ -8,19 +8,20 @@ the token, the voter's limits (the counters the throttles keep), the vote
 (votes.services.vote_cast_by_id: one statement on PostgreSQL), and the same
 document with the same headers.
 
-On PostgreSQL a voter's vote is two round trips and one query: one to Redis, where
-a script finds the token's owner (kept there for OWNER_SECONDS since login, TokenView, or
-the token's last look-up) and
-counts the vote against the owner's limits; and the vote's statement, which checks
-the token itself (knox's checks) and casts the vote only if it holds. The owner in
-Redis only says whose counters to count: a wrong one costs the caller a refused
-vote, never a vote cast. A token Redis holds no owner for (and every token on
-SQLite) is looked up first (votes.auth.token_owner, knox's check in one query of four
-columns); on PostgreSQL its owner is kept in the limits' round trip. Anything else
-goes on to the view, which answers it in the usual shape and does not count the request a second time:
-another method, a body other than a JSON object with a valid `verdict`, a token
-it does not accept, a limit reached, an unknown or busy tool, Redis or the
-database failing.
+On PostgreSQL a voter's vote is one query: a Redis script finds the token's owner
+(kept there for an hour from login, TokenView, or from the token's last look-up:
+votes.auth.OWNER_SECONDS) and counts the vote against the owner's limits, in one
+round trip; then the vote's statement checks the token itself (knox's checks) and
+casts the vote only if it holds; then the documents' versions are bumped (a second
+Redis round trip, after the commit). The owner in Redis only says whose counters to
+count: a wrong one costs the caller a refused vote, never a vote cast. A token Redis
+holds no owner for (and every token on SQLite) is looked up first
+(votes.auth.token_owner, knox's check in one query of four columns); on PostgreSQL
+its owner is kept in the limits' round trip. Anything else goes on to the view,
+which answers it in the usual shape and does not count the request a second time:
+another method, a body other than a JSON object with a valid `verdict`, a token it
+does not accept, a limit reached, an unknown or busy tool, Redis or the database
+failing.
 """
 
 import functools
