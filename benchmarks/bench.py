@@ -205,7 +205,7 @@ COLD_BLOCK = 12_000
 _COLD_OFFSETS = itertools.count(0, COLD_BLOCK)
 
 
-def cold_voters_needed(args: argparse.Namespace, cases: list["Case"]) -> int:
+def cold_voters_needed(args: argparse.Namespace, cases: list[Case]) -> int:
     phases = 2 if args.votes == "both" else 1
     return COLD_BLOCK * args.runs * phases * sum(1 for case in cases if case.cold)
 
@@ -356,7 +356,7 @@ def queries_per_request(cases: list[Case]) -> dict[str, int]:
     return counts
 
 
-def log_in_voters(phase: "Phase", env: dict[str, str]) -> None:
+def log_in_voters(phase: Phase, env: dict[str, str]) -> None:
     """The bench voters' logins, as the phase's servers keep them in Redis (benchmarks.voters.log_in),
     written with the servers' own settings: the cold voters stay unknown to Redis."""
     script = "import django; django.setup(); from benchmarks.voters import log_in; print(log_in(prefix='bench-voter'))"

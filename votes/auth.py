@@ -101,6 +101,12 @@ def token_owner(token: bytes) -> int | None:
 OWNER_SECONDS = 3600
 
 
+def owners_route_votes() -> bool:
+    """Whether Redis's copy of a token's owner is used: only where the vote's own statement
+    checks the token (PostgreSQL: votes.services._CAST_SQL)."""
+    return connection.vendor == "postgresql"
+
+
 def owner_cache_key(cache: RedisCache, token_key: str) -> str:
     return cache.make_key(f"voter-token:{token_key}")
 
@@ -115,7 +121,7 @@ def remember_owner(auth_token: AuthToken) -> bool:
     query; whether it was kept. Only where that path uses it (Redis, and PostgreSQL, whose vote
     statement checks the token); a Redis that fails costs the first vote a look-up, nothing else."""
     cache = caches["default"]
-    if not isinstance(cache, RedisCache) or connection.vendor != "postgresql" or not caching.breaker.available():
+    if not isinstance(cache, RedisCache) or not owners_route_votes() or not caching.breaker.available():
         return False
     command = remember_owner_command(cache, auth_token.token_key, auth_token.user_id, auth_token.digest)
     try:

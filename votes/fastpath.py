@@ -31,7 +31,7 @@ from collections.abc import Callable
 import orjson
 from django.conf import settings
 from django.core.cache import caches
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from knox.crypto import hash_token
 from knox.settings import CONSTANTS
@@ -43,7 +43,14 @@ from compare_api.renderers import render_json
 from compare_api.throttling import VoteRateThrottle, add_headers, precount, precount_owner
 from tools.models import Tool, Verdict
 from votes import services
-from votes.auth import TOKEN_RE, TokenRefused, owner_cache_key, remember_owner_command, token_owner
+from votes.auth import (
+    TOKEN_RE,
+    TokenRefused,
+    owner_cache_key,
+    owners_route_votes,
+    remember_owner_command,
+    token_owner,
+)
 from votes.views import VoteView, vote_document
 
 # Django's <slug:slug>, as votes/urls.py routes it.
@@ -122,8 +129,7 @@ class VoteWriteMiddleware:
         text = credential.decode()
         token_key, digest = text[: CONSTANTS.TOKEN_KEY_LENGTH], hash_token(text)
         owner_key = owner_cache_key(cache, token_key)
-        # The owner Redis holds serves only where the vote's statement can check the token itself.
-        statement_checks = connection.vendor == "postgresql"
+        statement_checks = owners_route_votes()
         try:
             owned = precount_owner(request, cache, owner_key, digest, SCOPES) if statement_checks else None
         except Exception as exc:
@@ -144,9 +150,9 @@ class VoteWriteMiddleware:
             if voter_id is None:  # expired or inactive: the view answers the 401 and counts the failure
                 return None
             limits = [(scope, f"user:{voter_id}") for scope in SCOPES]
-            remember = [remember_owner_command(cache, token_key, voter_id, digest)]
+            remember = [remember_owner_command(cache, token_key, voter_id, digest)] if statement_checks else []
             try:
-                within, _ = precount(request, cache, limits, also=remember if statement_checks else ())
+                within, _ = precount(request, cache, limits, also=remember)
             except Exception as exc:
                 caching.breaker.failed(exc, "vote fast path skipped")
                 return None
